@@ -1,0 +1,211 @@
+"""Cleaning nodes: fit statistics in Spark, apply the declared rules, account for every row.
+
+Statistics (imputation values, outlier bounds) are fitted once and stored, so a new batch is
+cleaned with the numbers of the data the model was trained on, not with its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from ml_lifecycle.accounting import check_stage, counts_by
+from ml_lifecycle.errors import ConfigError
+from ml_lifecycle.spark_utils import (
+    checked_expr,
+    col,
+    first_reason,
+    float_columns,
+    is_non_finite,
+    null_if_nan,
+    quote,
+    require_columns,
+)
+
+logger = logging.getLogger(__name__)
+
+REASON = "_reason"
+IMPUTE_STRATEGIES = ("mean", "median", "mode", "constant")
+OUTLIER_METHODS = ("iqr", "zscore")
+OUTLIER_ACTIONS = ("drop", "clip")
+
+
+def _impute_spec(spec: str | dict[str, Any]) -> dict[str, Any]:
+    return {"strategy": spec} if isinstance(spec, str) else dict(spec)
+
+
+def _validate(df: DataFrame, params: dict[str, Any]) -> None:
+    columns = df.columns
+    target = params.get("target", {})
+    if target:
+        require_columns(columns, [target["column"]], "cleaning.target")
+        on_missing = target.get("on_missing", "quarantine")
+        if on_missing not in ("quarantine", "fill"):
+            raise ConfigError("cleaning.target.on_missing must be 'quarantine' or 'fill'.")
+        if on_missing == "fill" and "fill_value" not in target:
+            raise ConfigError("cleaning.target: on_missing 'fill' needs a fill_value.")
+    require_columns(columns, params.get("required", []), "cleaning.required")
+    require_columns(columns, params.get("types", {}), "cleaning.types")
+    dedupe = params.get("dedupe") or {}
+    require_columns(columns, dedupe.get("keys", []), "cleaning.dedupe.keys")
+    require_columns(columns, dedupe.get("order_by", []), "cleaning.dedupe.order_by")
+    for name, spec in (params.get("outliers") or {}).items():
+        require_columns(columns, [name], "cleaning.outliers")
+        if spec.get("method") not in OUTLIER_METHODS:
+            raise ConfigError(f"cleaning.outliers.{name}.method must be one of {OUTLIER_METHODS}.")
+        if spec.get("action", "drop") not in OUTLIER_ACTIONS:
+            raise ConfigError(f"cleaning.outliers.{name}.action must be one of {OUTLIER_ACTIONS}.")
+    for name, spec in (params.get("impute") or {}).items():
+        require_columns(columns, [name], "cleaning.impute")
+        spec = _impute_spec(spec)
+        if spec.get("strategy") not in IMPUTE_STRATEGIES:
+            raise ConfigError(f"cleaning.impute.{name}.strategy must be one of {IMPUTE_STRATEGIES}.")
+        if spec["strategy"] == "constant" and "value" not in spec:
+            raise ConfigError(f"cleaning.impute.{name}: strategy 'constant' needs a value.")
+
+
+def _coerce(df: DataFrame, types: dict[str, str]) -> tuple[DataFrame, list[tuple[Column, str]]]:
+    """Returns `df` with columns cast to their declared types, and the checks for failed casts."""
+    checks = []
+    for name, dtype in types.items():
+        df = df.withColumn(f"_orig_{name}", col(name)).withColumn(
+            name, F.expr(f"try_cast({quote(name)} AS {dtype})")
+        )
+        checks.append((F.col(f"_orig_{name}").isNotNull() & col(name).isNull(), f"type_coercion:{name}"))
+    return df, checks
+
+
+def _finite_values(df: DataFrame) -> DataFrame:
+    """Returns `df` with NaN as null and infinities as null, for fitting statistics."""
+    floats = float_columns(df)
+    return df.withColumns(
+        {c: F.when(is_non_finite(col(c)), None).otherwise(null_if_nan(col(c))) for c in floats}
+    )
+
+
+def fit_cleaning_statistics(intermediate: DataFrame, params: dict[str, Any]) -> dict[str, Any]:
+    """Returns imputation values and outlier bounds fitted in one Spark aggregation."""
+    _validate(intermediate, params)
+    df = _finite_values(intermediate)
+    target = params.get("target", {})
+    if target and target.get("on_missing", "quarantine") == "quarantine":
+        df = df.filter(col(target["column"]).isNotNull())
+    if params.get("fit_filter"):
+        df = df.filter(checked_expr(df, params["fit_filter"], "cleaning.fit_filter"))
+    accuracy = int(params.get("quantile_accuracy", 10000))
+
+    aggs: dict[str, Column] = {"_rows": F.count(F.lit(1))}
+    for name, spec in (params.get("impute") or {}).items():
+        strategy = _impute_spec(spec)["strategy"]
+        if strategy == "mean":
+            aggs[f"impute:{name}"] = F.avg(col(name))
+        elif strategy == "median":
+            aggs[f"impute:{name}"] = F.percentile_approx(col(name), 0.5, accuracy)
+        elif strategy == "mode":
+            aggs[f"impute:{name}"] = F.mode(col(name), deterministic=True)
+    for name, spec in (params.get("outliers") or {}).items():
+        if spec["method"] == "iqr":
+            aggs[f"q:{name}"] = F.percentile_approx(col(name), [0.25, 0.75], accuracy)
+        else:
+            aggs[f"mean:{name}"] = F.avg(col(name))
+            aggs[f"std:{name}"] = F.stddev_samp(col(name))
+
+    row = df.agg(*[expr.alias(alias) for alias, expr in aggs.items()]).first().asDict()
+    impute = {}
+    for name, spec in (params.get("impute") or {}).items():
+        spec = _impute_spec(spec)
+        impute[name] = spec["value"] if spec["strategy"] == "constant" else row[f"impute:{name}"]
+    bounds = {}
+    for name, spec in (params.get("outliers") or {}).items():
+        if spec["method"] == "iqr":
+            q1, q3 = row[f"q:{name}"] or (None, None)
+            k = float(spec.get("k", 1.5))
+            lower, upper = (None, None) if q1 is None else (q1 - k * (q3 - q1), q3 + k * (q3 - q1))
+        else:
+            mean, std = row[f"mean:{name}"], row[f"std:{name}"]
+            z = float(spec.get("threshold", 3.0))
+            lower, upper = (None, None) if mean is None or std is None else (mean - z * std, mean + z * std)
+        bounds[name] = {"method": spec["method"], "lower": lower, "upper": upper}
+    stats = {"fitted_on_rows": row["_rows"], "impute": impute, "outliers": bounds}
+    logger.info("cleaning statistics fitted on %s rows", f"{row['_rows']:,}")
+    return stats
+
+
+def clean(
+    intermediate: DataFrame, statistics: dict[str, Any], params: dict[str, Any]
+) -> tuple[DataFrame, DataFrame]:
+    """Returns (clean rows, quarantined rows with `_reason`) after every declared rule."""
+    _validate(intermediate, params)
+    columns = intermediate.columns
+    types = dict(params.get("types") or {})
+    df, checks = _coerce(intermediate, types)
+    floats = float_columns(df)
+    df = df.withColumns({c: null_if_nan(col(c)) for c in floats}) if floats else df
+
+    checks += [(col(c).isNull(), f"missing_required:{c}") for c in params.get("required", [])]
+    target = params.get("target", {})
+    if target and target.get("on_missing", "quarantine") == "quarantine":
+        checks.append((col(target["column"]).isNull(), f"missing_target:{target['column']}"))
+    checks += [(is_non_finite(col(c)), f"non_finite:{c}") for c in floats]
+    for name, sql in (params.get("rules") or {}).items():
+        rule = checked_expr(df, sql, f"cleaning.rules.{name}")
+        checks.append((~F.coalesce(rule, F.lit(True)), f"rule:{name}"))
+    outliers = params.get("outliers") or {}
+    for name, spec in outliers.items():
+        lower, upper = statistics["outliers"][name]["lower"], statistics["outliers"][name]["upper"]
+        if spec.get("action", "drop") == "drop" and lower is not None:
+            outside = (col(name) < F.lit(lower)) | (col(name) > F.lit(upper))
+            checks.append((F.coalesce(outside, F.lit(False)), f"outlier_{spec['method']}:{name}"))
+    df = df.withColumn(REASON, first_reason(checks))
+    df = df.drop(*[f"_orig_{name}" for name in types])
+
+    dedupe = params.get("dedupe") or {}
+    if dedupe.get("keys"):
+        keys = dedupe["keys"]
+        order = dedupe.get("order_by") or [c for c in columns if c not in keys]
+        # Among rows sharing a key, a row that passes every other rule is the one kept.
+        window = Window.partitionBy(*[col(k) for k in keys]).orderBy(
+            F.col(REASON).isNull().desc(), *[col(c).asc_nulls_last() for c in order]
+        )
+        duplicate = F.row_number().over(window) > 1
+        df = df.withColumn(
+            REASON,
+            F.coalesce(F.col(REASON), F.when(duplicate, F.lit(f"duplicate_key:{'+'.join(keys)}"))),
+        )
+
+    fixes = {}
+    for name, spec in outliers.items():
+        lower, upper = statistics["outliers"][name]["lower"], statistics["outliers"][name]["upper"]
+        if spec.get("action") == "clip" and lower is not None:
+            fixes[name] = F.least(F.greatest(col(name), F.lit(lower)), F.lit(upper))
+    dtypes = dict(df.dtypes)
+    for name, value in statistics["impute"].items():
+        if value is not None:
+            base = fixes.get(name, col(name))
+            fixes[name] = F.coalesce(base, F.lit(value).cast(dtypes[name]))
+    if target and target.get("on_missing") == "fill":
+        name = target["column"]
+        fixes[name] = F.coalesce(col(name), F.lit(target["fill_value"]).cast(dtypes[name]))
+    fixed = {name: expr.cast(dtypes[name]) for name, expr in fixes.items()}
+    df = df.withColumns(fixed) if fixed else df
+
+    # Both outputs read this one evaluation of the window and the rules.
+    df = df.persist(StorageLevel.MEMORY_AND_DISK)
+    primary = df.filter(F.col(REASON).isNull()).select(*[col(c) for c in columns])
+    quarantine = df.filter(F.col(REASON).isNotNull()).select(*[col(c) for c in columns], REASON)
+    return primary, quarantine
+
+
+def account_cleaning(
+    intermediate: DataFrame, primary: DataFrame, quarantine: DataFrame
+) -> dict[str, Any]:
+    """Returns the stage's row accounting from the written outputs; raises if rows went missing."""
+    by_reason = {reason: n for (reason,), n in counts_by(quarantine, [REASON]).items()}
+    record = check_stage("cleaning", intermediate.count(), primary.count(), by_reason)
+    return {"recorded_at": datetime.now(UTC).isoformat(timespec="seconds"), **record}
+

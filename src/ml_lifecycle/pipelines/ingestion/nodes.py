@@ -1,0 +1,188 @@
+"""Ingestion nodes: tag malformed records, de-duplicate lookups, join, derive, account."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from functools import reduce
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from ml_lifecycle.accounting import check_stage, counts_by
+from ml_lifecycle.datasets.spark_sources import CORRUPT, SOURCE_FILE
+from ml_lifecycle.errors import ConfigError
+from ml_lifecycle.spark_utils import (
+    checked_expr,
+    col,
+    first_reason,
+    has_invalid_utf8,
+    require_columns,
+    string_columns,
+)
+
+logger = logging.getLogger(__name__)
+
+REASON = "_reason"
+MATCH = "_matched_{}"
+QUARANTINE_COLUMNS = ("source", "source_file", "reason", "record")
+
+
+def _declared(df: DataFrame) -> list[str]:
+    return [c for c in df.columns if c not in (CORRUPT, SOURCE_FILE, REASON)]
+
+
+def _tag_records(df: DataFrame) -> DataFrame:
+    """Returns `df` with `_reason`: malformed record, undecodable bytes, or null when fine."""
+    strings = [c for c in string_columns(df) if c not in (CORRUPT, SOURCE_FILE)]
+    reason = first_reason(
+        [
+            (F.col(CORRUPT).isNotNull(), "malformed_record"),
+            (has_invalid_utf8(strings), "invalid_utf8"),
+        ]
+    )
+    return df.withColumn(REASON, reason)
+
+
+def _quarantine_rows(tagged: DataFrame, source: str, columns: list[str]) -> DataFrame:
+    """Returns the tagged-out rows in the quarantine layout, keeping the raw text when there is one."""
+    record = F.coalesce(F.col(CORRUPT), F.to_json(F.struct(*[col(c) for c in columns])))
+    return tagged.filter(F.col(REASON).isNotNull()).select(
+        F.lit(source).alias("source"),
+        F.col(SOURCE_FILE).alias("source_file"),
+        F.col(REASON).alias("reason"),
+        record.alias("record"),
+    )
+
+
+def _unique_lookup(
+    tagged: DataFrame, name: str, keys: list[str], order_by: list[str] | None
+) -> tuple[DataFrame, DataFrame]:
+    """Returns (one row per join key, the other rows tagged as duplicates or missing keys)."""
+    columns = _declared(tagged)
+    order = [col(c).asc_nulls_last() for c in (order_by or [c for c in columns if c not in keys])]
+    window = Window.partitionBy(*[col(k) for k in keys]).orderBy(*order)
+    ranked = tagged.withColumn("_rank", F.row_number().over(window))
+    key_missing = reduce(Column.__or__, [col(k).isNull() for k in keys])
+    reason = F.coalesce(
+        F.col(REASON),
+        F.when(key_missing, F.lit(f"missing_join_key:{'+'.join(keys)}")),
+        F.when(F.col("_rank") > 1, F.lit(f"duplicate_join_key:{'+'.join(keys)}")),
+    )
+    ranked = ranked.withColumn(REASON, reason).drop("_rank")
+    kept = ranked.filter(F.col(REASON).isNull()).select(*[col(c) for c in columns])
+    return kept, _quarantine_rows(ranked, name, columns)
+
+
+def _validate(sources: dict[str, DataFrame], params: dict[str, Any]) -> None:
+    main = params["main_source"]
+    if main not in sources:
+        raise ConfigError(
+            f"ingestion.main_source: '{main}' is not a declared source {sorted(sources)}."
+        )
+    for i, join in enumerate(params.get("joins", [])):
+        where = f"ingestion.joins[{i}] ({join.get('source')})"
+        if join.get("source") not in sources:
+            raise ConfigError(f"{where}: no such source; declared: {sorted(sources)}.")
+        if join.get("how", "left") not in ("left", "inner"):
+            raise ConfigError(f"{where}: how must be 'left' or 'inner' (unmatched -> quarantine).")
+        require_columns(_declared(sources[join["source"]]), list(join["keys"].values()), where)
+        require_columns(_declared(sources[join["source"]]), list(_renames(join)), where)
+
+
+def _renames(join: dict[str, Any]) -> dict[str, str]:
+    columns = join.get("columns", {})
+    return dict(columns) if isinstance(columns, dict) else {c: c for c in columns}
+
+
+def ingest(
+    raw_sources: dict[str, DataFrame], params: dict[str, Any]
+) -> tuple[DataFrame, DataFrame, dict[str, dict[str, int]]]:
+    """Returns the joined main table, the quarantine of every source and per-source counts."""
+    _validate(raw_sources, params)
+    main_name = params["main_source"]
+    joins = params.get("joins", [])
+    counts: dict[str, dict[str, int]] = {}
+    quarantines = []
+
+    lookups: dict[str, DataFrame] = {}
+    for join in joins:
+        name = join["source"]
+        tagged = _tag_records(raw_sources[name])
+        kept, quarantined = _unique_lookup(
+            tagged, name, list(join["keys"].values()), join.get("order_by")
+        )
+        kept = kept.cache()
+        counts[name] = {"in": raw_sources[name].count(), "kept": kept.count()}
+        lookups[name] = kept
+        quarantines.append(quarantined)
+
+    # The main source is parsed once: the count, the join and the quarantine all read this copy.
+    main = _tag_records(raw_sources[main_name]).persist(StorageLevel.MEMORY_AND_DISK)
+    counts[main_name] = {"in": main.count()}
+    main_columns = _declared(main)
+    quarantines.insert(0, _quarantine_rows(main, main_name, main_columns))
+
+    joined = main.filter(F.col(REASON).isNull())
+    output_columns = list(main_columns)
+    for i, join in enumerate(joins):
+        name = join["source"]
+        where = f"ingestion.joins[{i}] ({name})"
+        require_columns(joined.columns, list(join["keys"]), where)
+        renames = _renames(join)
+        clash = [new for new in renames.values() if new in output_columns]
+        if clash:
+            raise ConfigError(f"{where}: output column(s) {clash} already exist; rename them.")
+        right = lookups[name].select(
+            *[col(r).alias(left) for left, r in join["keys"].items()],
+            *[col(old).alias(new) for old, new in renames.items()],
+            F.lit(True).alias(MATCH.format(name)),
+        )
+        if join.get("broadcast", True):
+            right = F.broadcast(right)
+        joined = joined.join(right, on=list(join["keys"]), how="left")
+        if join.get("how", "left") == "inner":
+            unmatched = F.when(F.col(MATCH.format(name)).isNull(), F.lit(f"unmatched:{name}"))
+            joined = joined.withColumn(REASON, F.coalesce(F.col(REASON), unmatched))
+        output_columns += list(renames.values())
+
+    derived = {
+        name: checked_expr(joined, sql, f"ingestion.derived.{name}")
+        for name, sql in params.get("derived", {}).items()
+    }
+    joined = joined.withColumns(derived) if derived else joined
+    output_columns += list(derived)
+
+    unmatched = joined.filter(F.col(REASON).isNotNull())
+    if any(j.get("how") == "inner" for j in joins):
+        quarantines.insert(1, _quarantine_rows(unmatched, main_name, main_columns))
+    intermediate = joined.filter(F.col(REASON).isNull()).select(*[col(c) for c in output_columns])
+    quarantine = reduce(DataFrame.unionByName, quarantines)
+    return intermediate, quarantine, counts
+
+
+def account_ingestion(
+    counts: dict[str, dict[str, int]],
+    intermediate: DataFrame,
+    quarantine: DataFrame,
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """Returns the stage's row accounting from the written outputs; raises if rows went missing."""
+    by_source = counts_by(quarantine, ["source", "reason"])
+    main_name = params["main_source"]
+    sources = {}
+    for name, count in counts.items():
+        reasons = {reason: n for (source, reason), n in by_source.items() if source == name}
+        kept = intermediate.count() if name == main_name else count["kept"]
+        sources[name] = check_stage(f"ingestion/{name}", count["in"], kept, reasons)
+    main = sources[main_name]
+    return {
+        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "in": main["in"],
+        "kept": main["kept"],
+        "quarantined": main["quarantined"],
+        "quarantined_by_reason": main["quarantined_by_reason"],
+        "sources": sources,
+    }
