@@ -1,12 +1,17 @@
 """Errors that end a run with one sentence saying what is wrong and what to do."""
 
+from kedro.io import DatasetError
+
 
 class LifecycleError(Exception):
     """A problem in the data or the configuration that the user can fix."""
 
 
-class SourceError(LifecycleError):
-    """A raw source cannot be read as declared (missing files, wrong header, bad declaration)."""
+class SourceError(LifecycleError, DatasetError):
+    """A raw source cannot be read as declared (missing files, wrong header, bad declaration).
+
+    A DatasetError too, so Kedro passes it through unwrapped when a dataset raises it.
+    """
 
 
 class ConfigError(LifecycleError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
@@ -27,6 +28,8 @@ class SparkHooks:
         """Builds the session from the `spark` config (`spark.remote` selects Spark Connect)."""
         settings = _spark_conf(context.config_loader["spark"])
         remote = settings.pop("spark.remote", None)
+        # Bind the local driver to loopback, whatever the host name resolves to.
+        os.environ.setdefault("SPARK_LOCAL_IP", settings.get("spark.driver.bindAddress", "127.0.0.1"))
         builder = SparkSession.builder
         if remote:
             builder = builder.remote(remote)

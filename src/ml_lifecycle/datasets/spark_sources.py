@@ -45,6 +45,10 @@ class SparkSourcesDataset(AbstractDataset[None, dict[str, DataFrame]]):
     (or a wrong delimiter) is a ``SourceError`` naming the source, the file and the column; extra
     columns are read by name and ignored with a warning (``on_extra_columns: error`` refuses them).
     Empty and header-only files contribute no rows.
+
+    Spark parses only the columns a query reads, so ``_corrupt_record`` flags a bad value only in
+    a column that is read: a consumer that checks records must read all declared columns, as the
+    ``ingest`` node does (it persists whole records before splitting them).
     """
 
     def __init__(
@@ -69,9 +73,6 @@ class SparkSourcesDataset(AbstractDataset[None, dict[str, DataFrame]]):
 
     def load(self) -> dict[str, DataFrame]:
         spark = SparkSession.builder.getOrCreate()
-        # With CSV column pruning on, a malformed value in a column the query does not select is
-        # never parsed, so its record would not be flagged as corrupt. Correctness first.
-        spark.conf.set("spark.sql.csv.parser.columnPruning.enabled", "false")
         return {name: self._load_source(spark, name, spec) for name, spec in self._sources.items()}
 
     def save(self, data: dict[str, DataFrame]) -> None:

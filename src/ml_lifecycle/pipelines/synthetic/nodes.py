@@ -1,0 +1,106 @@
+"""Synthetic scale data: the real sample resampled in Spark, jittered, with injected faults.
+
+Row `i` of the output is a copy of real row `i mod n` (copy number `i div n`), so the output is
+deterministic for a given seed and size, and copies get distinct keys (`distinct_key`) so that
+only the injected duplicates are duplicates. Everything is written as text, which is how the
+malformed values reach the landing zone.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from ml_lifecycle.datasets.spark_sources import CORRUPT, SOURCE_FILE
+from ml_lifecycle.spark_utils import col, require_columns
+
+logger = logging.getLogger(__name__)
+
+UNIT = float(1 << 31)
+
+
+def _uniform(seed: int, salt: str) -> Column:
+    """Returns a deterministic pseudo-uniform [0, 1) value per output row."""
+    return (F.xxhash64(F.col("id"), F.lit(seed), F.lit(salt)) & F.lit(0x7FFFFFFF)) / F.lit(UNIT)
+
+
+def _normal(seed: int, salt: str) -> Column:
+    """Returns a deterministic standard normal value per output row (Box-Muller)."""
+    u1 = F.greatest(_uniform(seed, salt + "1"), F.lit(1e-12))
+    u2 = _uniform(seed, salt + "2")
+    return F.sqrt(-2.0 * F.log(u1)) * F.cos(2.0 * 3.141592653589793 * u2)
+
+
+def _as_text(df: DataFrame) -> DataFrame:
+    texts = []
+    for field in df.schema.fields:
+        if field.dataType.typeName() == "timestamp":
+            texts.append(F.date_format(col(field.name), "yyyy-MM-dd'T'HH:mm:ss'Z'").alias(field.name))
+        else:
+            texts.append(col(field.name).cast("string").alias(field.name))
+    return df.select(*texts)
+
+
+def synthesize_flights(seed_sources: dict[str, DataFrame], params: dict[str, Any]) -> DataFrame:
+    """Returns `rows` flights-like rows as text, with duplicates, malformed values and outliers."""
+    real = seed_sources[params["source"]]
+    real = real.filter(F.col(CORRUPT).isNull()).drop(CORRUPT, SOURCE_FILE)
+    columns = real.columns
+    jitter = params.get("jitter") or {}
+    faults = params.get("faults") or {}
+    key = params.get("distinct_key") or {}
+    require_columns(columns, list(jitter) + [key["column"]] if key else list(jitter), "synthetic")
+    rows, seed = int(params["rows"]), int(params.get("seed", 42))
+
+    n_real = real.count()
+    order = [col(c).asc_nulls_last() for c in columns]
+    indexed = real.withColumn("_idx", F.row_number().over(Window.orderBy(*order)) - 1)
+    spark = SparkSession.builder.getOrCreate()
+    partitions = max(1, -(-rows // int(params.get("rows_per_file", 1_000_000))))
+    ids = spark.range(0, rows, numPartitions=partitions).withColumns(
+        {"_idx": F.col("id") % n_real, "_copy": (F.col("id") / n_real).cast("long")}
+    )
+    df = ids.join(F.broadcast(indexed), on="_idx", how="inner")
+
+    changes: dict[str, Column] = {}
+    for name, spec in jitter.items():
+        noise = _normal(seed, name)
+        if "sd" in spec:
+            changes[name] = F.round(col(name) + noise * F.lit(float(spec["sd"])))
+        else:
+            changes[name] = F.round(col(name) * (1.0 + noise * F.lit(float(spec["relative_sd"]))))
+    if key:
+        changes[key["column"]] = col(key["column"]) + F.col("_copy") * F.lit(int(key["stride"]))
+    dtypes = dict(real.dtypes)
+    df = df.withColumns({name: c.cast(dtypes[name]) for name, c in changes.items()})
+
+    outlier = faults.get("outliers") or {}
+    if outlier:
+        hit = _uniform(seed, "outlier") < F.lit(float(outlier["rate"]))
+        factor = F.lit(float(outlier.get("factor", 20.0)))
+        df = df.withColumns(
+            {c: F.when(hit, col(c) * factor).otherwise(col(c)).cast(dtypes[c]) for c in outlier["columns"]}
+        )
+
+    text = _as_text(df.select("id", *columns)).withColumn("id", F.col("id").cast("long"))
+    malformed = faults.get("malformed") or {}
+    if malformed:
+        u = _uniform(seed, "malformed")
+        rate = float(malformed["rate"])
+        bad_number, extra_field = malformed["text_in_column"], malformed["extra_field_in_column"]
+        text = text.withColumns(
+            {
+                bad_number: F.when(u < rate / 2, F.lit("n/a")).otherwise(col(bad_number)),
+                extra_field: F.when((u >= rate / 2) & (u < rate), F.concat(col(extra_field), F.lit(",1")))
+                .otherwise(col(extra_field)),
+            }
+        )
+    duplicate_rate = float(faults.get("duplicate_rate", 0.0))
+    if duplicate_rate > 0:
+        copies = text.filter(_uniform(seed, "duplicate") < F.lit(duplicate_rate))
+        text = text.unionByName(copies)
+    logger.info("synthetic: %s rows from %s real rows in %s files", f"{rows:,}", f"{n_real:,}", partitions)
+    return text.drop("id")
