@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pyspark.errors import AnalysisException, ParseException
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import DoubleType, FloatType, StringType
+from pyspark.sql.types import BooleanType, DoubleType, FloatType, StringType
 
 from ml_lifecycle.errors import ConfigError
 
@@ -70,12 +70,17 @@ def require_columns(available: Iterable[str], wanted: Iterable[str], where: str)
             )
 
 
-def checked_expr(df: DataFrame, sql: str, where: str) -> Column:
-    """Returns `sql` as a Column after checking that it resolves against `df`."""
+def checked_expr(df: DataFrame, sql: str, where: str, predicate: bool = False) -> Column:
+    """Returns `sql` as a Column after checking that it resolves against `df` (and is boolean)."""
     try:
         column = F.expr(sql)
-        df.select(column).schema  # noqa: B018 - forces analysis so errors surface here
+        dtype = df.select(column).schema.fields[0].dataType
     except (AnalysisException, ParseException) as exc:
         message = str(exc).split("\n", 1)[0]
         raise ConfigError(f"{where}: the expression {sql!r} is invalid: {message}") from None
+    if predicate and not isinstance(dtype, BooleanType):
+        raise ConfigError(
+            f"{where}: the expression {sql!r} is invalid: it must be true or false, "
+            f"not {dtype.simpleString()}."
+        )
     return column

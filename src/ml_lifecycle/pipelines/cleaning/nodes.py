@@ -96,7 +96,7 @@ def fit_cleaning_statistics(intermediate: DataFrame, params: dict[str, Any]) -> 
     if target and target.get("on_missing", "quarantine") == "quarantine":
         df = df.filter(col(target["column"]).isNotNull())
     if params.get("fit_filter"):
-        df = df.filter(checked_expr(df, params["fit_filter"], "cleaning.fit_filter"))
+        df = df.filter(checked_expr(df, params["fit_filter"], "cleaning.fit_filter", predicate=True))
     accuracy = int(params.get("quantile_accuracy", 10000))
 
     aggs: dict[str, Column] = {"_rows": F.count(F.lit(1))}
@@ -153,7 +153,7 @@ def clean(
         checks.append((col(target["column"]).isNull(), f"missing_target:{target['column']}"))
     checks += [(is_non_finite(col(c)), f"non_finite:{c}") for c in floats]
     for name, sql in (params.get("rules") or {}).items():
-        rule = checked_expr(df, sql, f"cleaning.rules.{name}")
+        rule = checked_expr(df, sql, f"cleaning.rules.{name}", predicate=True)
         checks.append((~F.coalesce(rule, F.lit(True)), f"rule:{name}"))
     outliers = params.get("outliers") or {}
     for name, spec in outliers.items():
