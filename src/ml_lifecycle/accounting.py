@@ -13,7 +13,7 @@ logger = logging.getLogger(__name__)
 
 
 def counts_by(df: DataFrame, columns: list[str]) -> dict[tuple, int]:
-    """Returns row counts per distinct value of `columns` (an aggregate: few rows reach the driver)."""
+    """Returns row counts per distinct value of `columns` (only aggregates reach the driver)."""
     rows = df.groupBy(*columns).count().collect()
     return {tuple(row[c] for c in columns): row["count"] for row in rows}
 
@@ -28,10 +28,11 @@ def check_stage(where: str, rows_in: int, kept: int, by_reason: dict[str, int]) 
         "quarantined_by_reason": dict(sorted(by_reason.items())),
     }
     if rows_in != kept + quarantined:
+        what = "lost" if rows_in > kept + quarantined else "multiplied"
         raise RowAccountingError(
             f"{where}: {rows_in:,} rows in but {kept:,} kept + {quarantined:,} quarantined = "
-            f"{kept + quarantined:,}. Rows were {'lost' if rows_in > kept + quarantined else 'multiplied'}"
-            " (a multiplied count usually means a join key that is not unique)."
+            f"{kept + quarantined:,}. Rows were {what}"
+            " (multiplied rows usually mean a join key that is not unique)."
         )
     reasons = ", ".join(f"{r}={n:,}" for r, n in record["quarantined_by_reason"].items())
     logger.info(

@@ -29,7 +29,9 @@ class SparkHooks:
         settings = _spark_conf(context.config_loader["spark"])
         remote = settings.pop("spark.remote", None)
         # Bind the local driver to loopback, whatever the host name resolves to.
-        os.environ.setdefault("SPARK_LOCAL_IP", settings.get("spark.driver.bindAddress", "127.0.0.1"))
+        os.environ.setdefault(
+            "SPARK_LOCAL_IP", settings.get("spark.driver.bindAddress", "127.0.0.1")
+        )
         builder = SparkSession.builder
         if remote:
             builder = builder.remote(remote)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from functools import reduce
 from collections.abc import Iterable
+from functools import reduce
 
 from pyspark.errors import AnalysisException, ParseException
 from pyspark.sql import Column, DataFrame

@@ -35,7 +35,9 @@ def test_good_csv_is_typed_and_carries_its_file(spark, write_raw):
 
 
 def test_malformed_line_and_text_in_numeric_column_are_flagged_not_dropped(spark, write_raw):
-    path = write_raw("a.csv", 'id,score,name\n1,2.5,x\n2,abc,y\n3,4.0\n4,5.0,z,extra\n"5,1\n6,1.0,w\n')
+    path = write_raw(
+        "a.csv", 'id,score,name\n1,2.5,x\n2,abc,y\n3,4.0\n4,5.0,z,extra\n"5,1\n6,1.0,w\n'
+    )
     df = _load(path)
     assert df.count() == 6
     assert _corrupt(df) == ['"5,1', "2,abc,y", "3,4.0", "4,5.0,z,extra"]

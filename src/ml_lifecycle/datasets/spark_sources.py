@@ -97,11 +97,7 @@ class SparkSourcesDataset(AbstractDataset[None, dict[str, DataFrame]]):
         path = spec["filepath"]
         fs, fs_path = fsspec.core.url_to_fs(path)
         if fs.isdir(fs_path):
-            found = [
-                p
-                for p in fs.find(fs_path)
-                if not p.rsplit("/", 1)[-1].startswith(("_", "."))
-            ]
+            found = [p for p in fs.find(fs_path) if not p.rsplit("/", 1)[-1].startswith(("_", "."))]
         elif any(ch in fs_path for ch in "*?["):
             found = fs.glob(fs_path)
         elif fs.exists(fs_path):
@@ -183,7 +179,9 @@ class SparkSourcesDataset(AbstractDataset[None, dict[str, DataFrame]]):
         missing = [col for col in schema if col not in header]
         if missing:
             for other in OTHER_DELIMITERS:
-                if other != sep and set(schema) <= set(line.split(other)):
+                fields = line.split(other)
+                declared = [f for f in fields if f.strip('"') in schema]
+                if other != sep and len(header) == 1 and len(fields) > 1 and declared:
                     raise SourceError(
                         f"Source '{name}', file '{url}': the header is delimited by {other!r}, "
                         f"not {sep!r}. Set 'options: {{sep: {other!r}}}' for this source or fix "
@@ -240,7 +238,9 @@ class SparkSourcesDataset(AbstractDataset[None, dict[str, DataFrame]]):
             )
         # Parquet is typed already; a value that does not cast to the declared type marks the
         # whole record as corrupt, like a malformed CSV line.
-        casts = {col: F.expr(f"try_cast({_quote(col)} AS {dtype})") for col, dtype in schema.items()}
+        casts = {
+            col: F.expr(f"try_cast({_quote(col)} AS {dtype})") for col, dtype in schema.items()
+        }
         failed = [F.col(col).isNotNull() & cast.isNull() for col, cast in casts.items()]
         record = F.to_json(F.struct(*[F.col(col) for col in schema]))
         frame = frame.select(

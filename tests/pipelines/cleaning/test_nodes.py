@@ -78,7 +78,7 @@ def test_each_rule_quarantines_exactly_its_rows(spark, intermediate, tmp_path):
 
 def test_statistics_are_fitted_in_spark_on_finite_values_with_a_target(intermediate):
     stats = fit_cleaning_statistics(intermediate, PARAMS)
-    # Rows with a target: keys 1,1,3,4,5,6,7,8,9,10 -> finite x: 1,1,3,-1,4,5,6 (inf, NaN, null out).
+    # Rows with a target: keys 1,1,3,4,5,6,7,8,9,10 -> finite x: 1,1,3,-1,4,5,6 (no inf/NaN/null).
     assert stats["fitted_on_rows"] == 10
     assert stats["impute"]["x"] == 3.0
     ys = [10.0, 10.0, 12.0, 13.0, 1000.0, 14.0, 15.0, 16.0, 17.0, 18.0]

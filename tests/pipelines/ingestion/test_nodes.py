@@ -10,14 +10,18 @@ from ml_lifecycle.errors import ConfigError, RowAccountingError
 from ml_lifecycle.pipelines.ingestion.nodes import account_ingestion, ingest
 
 FLIGHTS = (
-    "id,origin,hour,carrier,delay\n"
-    "1,EWR,5,AA,10.0\n"
-    "2,EWR,6,AA,-3.0\n"
-    "3,JFK,5,UA,0.0\n"
-    "4,JFK,5,ZZ,7.5\n"
-    "5,LGA,9,UA,1.0\n"
-    "6,EWR,five,AA,1.0\n"
-).encode() + "7,EWR,5,AA,2.0,\n".encode() + b"8,EWR,5,A\xff,2.0\n"
+    (
+        b"id,origin,hour,carrier,delay\n"
+        b"1,EWR,5,AA,10.0\n"
+        b"2,EWR,6,AA,-3.0\n"
+        b"3,JFK,5,UA,0.0\n"
+        b"4,JFK,5,ZZ,7.5\n"
+        b"5,LGA,9,UA,1.0\n"
+        b"6,EWR,five,AA,1.0\n"
+    )
+    + b"7,EWR,5,AA,2.0,\n"
+    + b"8,EWR,5,A\xff,2.0\n"
+)
 WEATHER = "origin,hour,temp\nEWR,5,40.0\nEWR,5,41.0\nEWR,6,42.0\nJFK,5,50.0\n,5,1.0\n"
 AIRLINES = "carrier,name\nAA,American\nUA,United\n"
 
@@ -41,7 +45,13 @@ def raw_sources(spark, write_raw):
             "flights": spec(
                 "flights.csv",
                 FLIGHTS,
-                {"id": "int", "origin": "string", "hour": "int", "carrier": "string", "delay": "double"},
+                {
+                    "id": "int",
+                    "origin": "string",
+                    "hour": "int",
+                    "carrier": "string",
+                    "delay": "double",
+                },
             ),
             "weather": spec(
                 "weather.csv", WEATHER, {"origin": "string", "hour": "int", "temp": "double"}
@@ -68,7 +78,15 @@ def test_ingest_quarantines_bad_records_and_never_multiplies_rows(spark, raw_sou
     assert rows[1].airline == "American" and rows[4].airline is None
     assert rows[1].part_of_day == 0 and rows[5].part_of_day == 1 and rows[1].late is True
     assert intermediate.columns == [
-        "id", "origin", "hour", "carrier", "delay", "temp", "airline", "part_of_day", "late"
+        "id",
+        "origin",
+        "hour",
+        "carrier",
+        "delay",
+        "temp",
+        "airline",
+        "part_of_day",
+        "late",
     ]
 
     reasons = sorted((r.source, r.reason) for r in quarantine.collect())
@@ -79,7 +97,9 @@ def test_ingest_quarantines_bad_records_and_never_multiplies_rows(spark, raw_sou
         ("weather", "duplicate_join_key:origin+hour"),
         ("weather", "missing_join_key:origin+hour"),
     ]
-    raw = sorted(r.record for r in quarantine.filter(F.col("reason") == "malformed_record").collect())
+    raw = sorted(
+        r.record for r in quarantine.filter(F.col("reason") == "malformed_record").collect()
+    )
     assert raw == ["6,EWR,five,AA,1.0", "7,EWR,5,AA,2.0,"]
     assert all(r.source_file.endswith(".csv") for r in quarantine.collect())
 
@@ -101,7 +121,9 @@ def test_accounting_refuses_outputs_that_do_not_add_up(spark, raw_sources, tmp_p
     intermediate, quarantine, counts = ingest(raw_sources, PARAMS)
     doubled = _written(spark, intermediate.unionByName(intermediate), tmp_path / "i")
     quarantine = _written(spark, quarantine, tmp_path / "q")
-    with pytest.raises(RowAccountingError, match=r"ingestion/flights: 8 rows in but 10 kept .*multiplied"):
+    with pytest.raises(
+        RowAccountingError, match=r"ingestion/flights: 8 rows in but 10 kept .*multiplied"
+    ):
         account_ingestion(counts, doubled, quarantine, PARAMS)
 
 
@@ -117,13 +139,18 @@ def test_inner_join_quarantines_unmatched_rows(spark, raw_sources):
 
 def test_a_typo_in_a_join_column_names_the_join_and_suggests_the_column(raw_sources):
     params = {**PARAMS, "joins": [{**PARAMS["joins"][0], "columns": ["tmp"]}]}
-    with pytest.raises(ConfigError, match=r"ingestion.joins\[0\] \(weather\): column 'tmp' does not exist. Did you mean 'temp'\?"):
+    with pytest.raises(
+        ConfigError,
+        match=r"joins\[0\] \(weather\): column 'tmp' does not exist. Did you mean 'temp'\?",
+    ):
         ingest(raw_sources, params)
 
 
 def test_an_invalid_derived_expression_names_the_column(raw_sources):
     params = {**PARAMS, "derived": {"bad": "hour +* 2"}}
-    with pytest.raises(ConfigError, match=r"ingestion.derived.bad: the expression 'hour \+\* 2' is invalid"):
+    with pytest.raises(
+        ConfigError, match=r"ingestion.derived.bad: the expression 'hour \+\* 2' is invalid"
+    ):
         ingest(raw_sources, params)
 
 

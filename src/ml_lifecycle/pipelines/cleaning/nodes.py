@@ -60,11 +60,13 @@ def _validate(df: DataFrame, params: dict[str, Any]) -> None:
             raise ConfigError(f"cleaning.outliers.{name}.method must be one of {OUTLIER_METHODS}.")
         if spec.get("action", "drop") not in OUTLIER_ACTIONS:
             raise ConfigError(f"cleaning.outliers.{name}.action must be one of {OUTLIER_ACTIONS}.")
-    for name, spec in (params.get("impute") or {}).items():
+    for name, raw in (params.get("impute") or {}).items():
         require_columns(columns, [name], "cleaning.impute")
-        spec = _impute_spec(spec)
+        spec = _impute_spec(raw)
         if spec.get("strategy") not in IMPUTE_STRATEGIES:
-            raise ConfigError(f"cleaning.impute.{name}.strategy must be one of {IMPUTE_STRATEGIES}.")
+            raise ConfigError(
+                f"cleaning.impute.{name}.strategy must be one of {IMPUTE_STRATEGIES}."
+            )
         if spec["strategy"] == "constant" and "value" not in spec:
             raise ConfigError(f"cleaning.impute.{name}: strategy 'constant' needs a value.")
 
@@ -76,7 +78,9 @@ def _coerce(df: DataFrame, types: dict[str, str]) -> tuple[DataFrame, list[tuple
         df = df.withColumn(f"_orig_{name}", col(name)).withColumn(
             name, F.expr(f"try_cast({quote(name)} AS {dtype})")
         )
-        checks.append((F.col(f"_orig_{name}").isNotNull() & col(name).isNull(), f"type_coercion:{name}"))
+        checks.append(
+            (F.col(f"_orig_{name}").isNotNull() & col(name).isNull(), f"type_coercion:{name}")
+        )
     return df, checks
 
 
@@ -96,7 +100,9 @@ def fit_cleaning_statistics(intermediate: DataFrame, params: dict[str, Any]) -> 
     if target and target.get("on_missing", "quarantine") == "quarantine":
         df = df.filter(col(target["column"]).isNotNull())
     if params.get("fit_filter"):
-        df = df.filter(checked_expr(df, params["fit_filter"], "cleaning.fit_filter", predicate=True))
+        df = df.filter(
+            checked_expr(df, params["fit_filter"], "cleaning.fit_filter", predicate=True)
+        )
     accuracy = int(params.get("quantile_accuracy", 10000))
 
     aggs: dict[str, Column] = {"_rows": F.count(F.lit(1))}
@@ -117,8 +123,8 @@ def fit_cleaning_statistics(intermediate: DataFrame, params: dict[str, Any]) -> 
 
     row = df.agg(*[expr.alias(alias) for alias, expr in aggs.items()]).first().asDict()
     impute = {}
-    for name, spec in (params.get("impute") or {}).items():
-        spec = _impute_spec(spec)
+    for name, raw in (params.get("impute") or {}).items():
+        spec = _impute_spec(raw)
         impute[name] = spec["value"] if spec["strategy"] == "constant" else row[f"impute:{name}"]
     bounds = {}
     for name, spec in (params.get("outliers") or {}).items():
@@ -129,7 +135,9 @@ def fit_cleaning_statistics(intermediate: DataFrame, params: dict[str, Any]) -> 
         else:
             mean, std = row[f"mean:{name}"], row[f"std:{name}"]
             z = float(spec.get("threshold", 3.0))
-            lower, upper = (None, None) if mean is None or std is None else (mean - z * std, mean + z * std)
+            lower, upper = (
+                (None, None) if mean is None or std is None else (mean - z * std, mean + z * std)
+            )
         bounds[name] = {"method": spec["method"], "lower": lower, "upper": upper}
     stats = {"fitted_on_rows": row["_rows"], "impute": impute, "outliers": bounds}
     logger.info("cleaning statistics fitted on %s rows", f"{row['_rows']:,}")
@@ -208,4 +216,3 @@ def account_cleaning(
     by_reason = {reason: n for (reason,), n in counts_by(quarantine, [REASON]).items()}
     record = check_stage("cleaning", intermediate.count(), primary.count(), by_reason)
     return {"recorded_at": datetime.now(UTC).isoformat(timespec="seconds"), **record}
-

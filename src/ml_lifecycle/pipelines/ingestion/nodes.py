@@ -47,7 +47,7 @@ def _tag_records(df: DataFrame) -> DataFrame:
 
 
 def _quarantine_rows(tagged: DataFrame, source: str, columns: list[str]) -> DataFrame:
-    """Returns the tagged-out rows in the quarantine layout, keeping the raw text when there is one."""
+    """Returns the rejected rows in the quarantine layout, with the raw text when there is one."""
     record = F.coalesce(F.col(CORRUPT), F.to_json(F.struct(*[col(c) for c in columns])))
     return tagged.filter(F.col(REASON).isNotNull()).select(
         F.lit(source).alias("source"),

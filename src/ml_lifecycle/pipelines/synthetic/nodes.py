@@ -24,7 +24,8 @@ UNIT = float(1 << 31)
 
 def _uniform(seed: int, salt: str) -> Column:
     """Returns a deterministic pseudo-uniform [0, 1) value per output row."""
-    return (F.xxhash64(F.col("id"), F.lit(seed), F.lit(salt)) & F.lit(0x7FFFFFFF)) / F.lit(UNIT)
+    hashed = F.xxhash64(F.col("id"), F.lit(seed), F.lit(salt))
+    return F.pmod(hashed, F.lit(1 << 31).cast("long")) / F.lit(UNIT)
 
 
 def _normal(seed: int, salt: str) -> Column:
@@ -38,7 +39,9 @@ def _as_text(df: DataFrame) -> DataFrame:
     texts = []
     for field in df.schema.fields:
         if field.dataType.typeName() == "timestamp":
-            texts.append(F.date_format(col(field.name), "yyyy-MM-dd'T'HH:mm:ss'Z'").alias(field.name))
+            texts.append(
+                F.date_format(col(field.name), "yyyy-MM-dd'T'HH:mm:ss'Z'").alias(field.name)
+            )
         else:
             texts.append(col(field.name).cast("string").alias(field.name))
     return df.select(*texts)
@@ -46,7 +49,8 @@ def _as_text(df: DataFrame) -> DataFrame:
 
 def synthesize_flights(seed_sources: dict[str, DataFrame], params: dict[str, Any]) -> DataFrame:
     """Returns `rows` flights-like rows as text, with duplicates, malformed values and outliers."""
-    real = seed_sources[params["source"]]
+    # Cached whole, so every column is parsed and a malformed seed record is recognised as such.
+    real = seed_sources[params["source"]].cache()
     real = real.filter(F.col(CORRUPT).isNull()).drop(CORRUPT, SOURCE_FILE)
     columns = real.columns
     jitter = params.get("jitter") or {}
@@ -82,7 +86,10 @@ def synthesize_flights(seed_sources: dict[str, DataFrame], params: dict[str, Any
         hit = _uniform(seed, "outlier") < F.lit(float(outlier["rate"]))
         factor = F.lit(float(outlier.get("factor", 20.0)))
         df = df.withColumns(
-            {c: F.when(hit, col(c) * factor).otherwise(col(c)).cast(dtypes[c]) for c in outlier["columns"]}
+            {
+                c: F.when(hit, col(c) * factor).otherwise(col(c)).cast(dtypes[c])
+                for c in outlier["columns"]
+            }
         )
 
     text = _as_text(df.select("id", *columns)).withColumn("id", F.col("id").cast("long"))
@@ -94,13 +101,16 @@ def synthesize_flights(seed_sources: dict[str, DataFrame], params: dict[str, Any
         text = text.withColumns(
             {
                 bad_number: F.when(u < rate / 2, F.lit("n/a")).otherwise(col(bad_number)),
-                extra_field: F.when((u >= rate / 2) & (u < rate), F.concat(col(extra_field), F.lit(",1")))
-                .otherwise(col(extra_field)),
+                extra_field: F.when(
+                    (u >= rate / 2) & (u < rate), F.concat(col(extra_field), F.lit(",1"))
+                ).otherwise(col(extra_field)),
             }
         )
     duplicate_rate = float(faults.get("duplicate_rate", 0.0))
     if duplicate_rate > 0:
         copies = text.filter(_uniform(seed, "duplicate") < F.lit(duplicate_rate))
-        text = text.unionByName(copies)
-    logger.info("synthetic: %s rows from %s real rows in %s files", f"{rows:,}", f"{n_real:,}", partitions)
+        text = text.unionByName(copies).coalesce(partitions)
+    logger.info(
+        "synthetic: %s rows from %s real rows in %s files", f"{rows:,}", f"{n_real:,}", partitions
+    )
     return text.drop("id")

@@ -1,0 +1,97 @@
+"""Synthetic data: the requested size, deterministic, and every injected fault caught downstream."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+from ml_lifecycle.datasets import SparkSourcesDataset
+from ml_lifecycle.pipelines.cleaning.nodes import clean, fit_cleaning_statistics
+from ml_lifecycle.pipelines.ingestion.nodes import ingest
+from ml_lifecycle.pipelines.synthetic.nodes import synthesize_flights
+
+SLICE = Path(__file__).parents[3] / "data/01_raw/nycflights13_slice/flights.csv.gz"
+SCHEMA = {
+    "year": "int", "month": "int", "day": "int", "dep_time": "double", "sched_dep_time": "int",
+    "dep_delay": "double", "arr_time": "double", "sched_arr_time": "int", "arr_delay": "double",
+    "carrier": "string", "flight": "int", "tailnum": "string", "origin": "string",
+    "dest": "string", "air_time": "double", "distance": "double", "hour": "int",
+    "minute": "int", "time_hour": "timestamp",
+}  # fmt: skip
+PARAMS = {
+    "source": "flights",
+    "rows": 20_000,
+    "seed": 7,
+    "rows_per_file": 5_000,
+    "distinct_key": {"column": "flight", "stride": 10_000},
+    "jitter": {"dep_delay": {"sd": 5}, "air_time": {"relative_sd": 0.03}},
+    "faults": {
+        "duplicate_rate": 0.01,
+        "malformed": {
+            "rate": 0.01,
+            "text_in_column": "dep_delay",
+            "extra_field_in_column": "distance",
+        },
+        "outliers": {"rate": 0.005, "columns": ["air_time"], "factor": 20},
+    },
+}
+
+
+def _sources(path):
+    spec = {"filepath": str(path), "format": "csv", "schema": SCHEMA}
+    return SparkSourcesDataset(sources={"flights": spec}).load()
+
+
+@pytest.fixture(scope="module")
+def landing(spark, tmp_path_factory):
+    out = tmp_path_factory.mktemp("synthetic") / "flights"
+    text = synthesize_flights(_sources(SLICE), PARAMS)
+    text.write.options(header="true", quote="", escapeQuotes="false").csv(str(out))
+    return out
+
+
+def test_size_files_and_determinism(spark, landing):
+    text = spark.read.option("header", "true").csv(str(landing))
+    duplicates = text.count() - PARAMS["rows"]
+    assert 100 < duplicates < 300  # ~1% of 20,000
+    assert len(list(landing.glob("part-*.csv"))) == 4
+    again = spark.read.option("header", "true").csv(str(landing))
+    assert again.exceptAll(text).count() == 0
+
+
+def test_every_injected_fault_is_caught_by_ingestion_and_cleaning(spark, landing):
+    text = (
+        spark.read.option("header", "false")
+        .text(str(landing))
+        .filter(~F.col("value").startswith("year,"))
+    )
+    n_fields = F.size(F.split("value", ","))
+    expected_malformed = text.filter(F.col("value").contains(",n/a,") | (n_fields > 19)).count()
+
+    params = {"main_source": "flights", "joins": [], "derived": {}}
+    intermediate, quarantine, counts = ingest(_sources(landing), params)
+    reasons = {r.reason: r["count"] for r in quarantine.groupBy("reason").count().collect()}
+    assert reasons == {"malformed_record": expected_malformed}
+    assert counts["flights"]["in"] == text.count()
+
+    cleaning = {
+        "target": {"column": "arr_delay", "on_missing": "quarantine"},
+        "dedupe": {
+            "keys": ["year", "month", "day", "carrier", "flight", "origin", "sched_dep_time"]
+        },
+        "outliers": {"air_time": {"method": "zscore", "threshold": 6, "action": "drop"}},
+    }
+    stats = fit_cleaning_statistics(intermediate, cleaning)
+    primary, cleaned_out = clean(intermediate, stats, cleaning)
+    by_reason = {r._reason: r["count"] for r in cleaned_out.groupBy("_reason").count().collect()}
+    good = text.filter(~(F.col("value").contains(",n/a,") | (n_fields > 19)))
+    exact_copies = good.count() - good.distinct().count()
+    # A copy of a row rejected for another reason carries that reason, not "duplicate".
+    other = cleaned_out.filter(~F.col("_reason").startswith("duplicate_key")).drop("_reason")
+    copies_of_rejected = other.count() - other.distinct().count()
+    duplicates = by_reason["duplicate_key:year+month+day+carrier+flight+origin+sched_dep_time"]
+    assert duplicates + copies_of_rejected == exact_copies > 100
+    assert by_reason["outlier_zscore:air_time"] > 0
+    assert primary.count() + sum(by_reason.values()) == intermediate.count()

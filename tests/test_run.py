@@ -1,0 +1,110 @@
+"""End to end: `kedro run` in a subprocess on the test env, outputs under a temporary folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+KEDRO = str(Path(sys.executable).with_name("kedro"))
+
+pytestmark = pytest.mark.e2e
+
+
+def kedro_run(*args: str, params: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    cmd = [KEDRO, "run", "--env", "test", *args]
+    if params:
+        cmd += ["--params", ",".join(f"{k}={v}" for k, v in params.items())]
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "200"}
+    return subprocess.run(
+        cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def accounting(data_dir: Path) -> dict:
+    return json.loads((data_dir / "08_reporting/row_accounting.json").read_text())
+
+
+def test_default_pipeline_on_the_test_slice_accounts_for_every_row(spark, tmp_path):
+    result = kedro_run(params={"data_dir": str(tmp_path)})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    report = accounting(tmp_path)
+    ingestion, cleaning = report["ingestion"], report["cleaning"]
+    assert (ingestion["in"], ingestion["kept"], ingestion["quarantined"]) == (3368, 3368, 0)
+    assert ingestion["sources"]["weather"]["in"] == 3310
+    assert (cleaning["in"], cleaning["kept"], cleaning["quarantined"]) == (3368, 3274, 94)
+    assert cleaning["quarantined_by_reason"] == {"missing_target:arr_delay": 94}
+
+    primary = spark.read.parquet(str(tmp_path / "03_primary/flights.parquet"))
+    assert primary.count() == 3274
+    assert {"temp", "plane_year", "airline_name", "day_of_week", "route"} <= set(primary.columns)
+    assert primary.filter("arr_delay IS NULL OR temp IS NULL OR tailnum IS NULL").count() == 0
+    stats = json.loads((tmp_path / "03_primary/cleaning_statistics.json").read_text())
+    assert stats["fitted_on_rows"] == 3274
+
+
+def test_stages_run_alone_and_keep_each_others_accounting(tmp_path):
+    assert kedro_run("--pipeline", "ingestion", params={"data_dir": str(tmp_path)}).returncode == 0
+    assert set(accounting(tmp_path)) == {"ingestion"}
+    assert kedro_run("--pipeline", "cleaning", params={"data_dir": str(tmp_path)}).returncode == 0
+    assert set(accounting(tmp_path)) == {"ingestion", "cleaning"}
+
+
+def test_synthetic_data_with_faults_goes_through_ingestion_and_cleaning(tmp_path):
+    landing = tmp_path / "landing"
+    made = kedro_run(
+        "--pipeline",
+        "synthetic",
+        params={"synthetic_dir": str(landing), "synthetic.rows": "20000"},
+    )
+    assert made.returncode == 0, made.stderr[-3000:]
+    result = kedro_run(
+        "--pipeline",
+        "ingestion",
+        params={"data_dir": str(tmp_path), "flights_path": str(landing)},
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    result = kedro_run("--pipeline", "cleaning", params={"data_dir": str(tmp_path)})
+    assert result.returncode == 0, result.stdout[-3000:]
+    report = accounting(tmp_path)
+    ingestion, cleaning = report["ingestion"], report["cleaning"]
+    assert ingestion["in"] > 20000  # the injected duplicate lines
+    assert ingestion["quarantined_by_reason"]["malformed_record"] > 0
+    assert ingestion["in"] == ingestion["kept"] + ingestion["quarantined"]
+    assert cleaning["in"] == ingestion["kept"]
+    duplicate = "duplicate_key:year+month+day+carrier+flight+origin+sched_dep_time"
+    assert cleaning["quarantined_by_reason"][duplicate] > 0
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"year;month;day\n2013;1;1\n", "the header is delimited by ';', not ','"),
+        (b"year,month,day\n2013,1,1\n", "declared in the schema are missing from the header"),
+    ],
+)
+def test_bad_landing_files_stop_the_run_with_one_clear_sentence(tmp_path, content, message):
+    bad = tmp_path / "flights.csv"
+    bad.write_bytes(content)
+    result = kedro_run(
+        "--pipeline", "ingestion", params={"data_dir": str(tmp_path), "flights_path": str(bad)}
+    )
+    assert result.returncode != 0
+    output = " ".join((result.stdout + result.stderr).split())
+    assert message in output and "Source 'flights'" in output
+
+
+def test_missing_raw_data_says_where_to_put_it(tmp_path):
+    result = kedro_run(
+        "--pipeline",
+        "ingestion",
+        params={"data_dir": str(tmp_path), "flights_path": str(tmp_path / "none")},
+    )
+    assert result.returncode != 0
+    assert "no files at" in " ".join((result.stdout + result.stderr).split())
