@@ -59,7 +59,8 @@ def main(flights_path: str, raw_dir: str, output: str) -> None:
     df = df.withColumns({name: F.expr(sql) for name, sql in ingestion["derived"].items()})
 
     df = df.filter(F.col(cleaning["target"]["column"]).isNotNull())
-    df = df.dropDuplicates(cleaning["dedupe"]["keys"])
+    # Persisted once: both the statistics and the write read the de-duplicated rows.
+    df = df.dropDuplicates(cleaning["dedupe"]["keys"]).persist()
     aggs = {}
     for name, spec in cleaning["impute"].items():
         strategy = spec if isinstance(spec, str) else spec["strategy"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from functools import reduce
 from typing import Any
 
 from pyspark import StorageLevel
@@ -92,6 +93,36 @@ def _finite_values(df: DataFrame) -> DataFrame:
     )
 
 
+def _tag_duplicates(
+    df: DataFrame, keys: list[str], order_by: list[str] | None, columns: list[str]
+) -> DataFrame:
+    """Returns `df` with every row but one per key tagged `duplicate_key:<keys>`.
+
+    Duplicates are rare, so the wide rows are not shuffled to find them: a narrow count by key
+    finds the repeated keys, and only their rows are ranked. Among rows sharing a key, one that
+    passes every other rule is kept, then the first by `order_by` (default: all other columns).
+    """
+    key_names = [f"_key{i}" for i in range(len(keys))]
+    repeated = (
+        df.groupBy(*[col(k).alias(n) for k, n in zip(keys, key_names, strict=True)])
+        .count()
+        .filter(F.col("count") > 1)
+        .select(*key_names, F.lit(True).alias("_repeated"))
+    )
+    on = [col(k).eqNullSafe(F.col(n)) for k, n in zip(keys, key_names, strict=True)]
+    flagged = df.join(repeated, on=reduce(Column.__and__, on), how="left").drop(*key_names)
+    order = order_by or [c for c in columns if c not in keys]
+    window = Window.partitionBy(*[col(k) for k in keys]).orderBy(
+        F.col(REASON).isNull().desc(), *[col(c).asc_nulls_last() for c in order]
+    )
+    reason = F.lit(f"duplicate_key:{'+'.join(keys)}")
+    ranked = flagged.filter(F.col("_repeated")).withColumn(
+        REASON, F.coalesce(F.col(REASON), F.when(F.row_number().over(window) > 1, reason))
+    )
+    single = flagged.filter(F.col("_repeated").isNull())
+    return single.unionByName(ranked).drop("_repeated")
+
+
 def fit_cleaning_statistics(intermediate: DataFrame, params: dict[str, Any]) -> dict[str, Any]:
     """Returns imputation values and outlier bounds fitted in one Spark aggregation."""
     _validate(intermediate, params)
@@ -174,17 +205,7 @@ def clean(
 
     dedupe = params.get("dedupe") or {}
     if dedupe.get("keys"):
-        keys = dedupe["keys"]
-        order = dedupe.get("order_by") or [c for c in columns if c not in keys]
-        # Among rows sharing a key, a row that passes every other rule is the one kept.
-        window = Window.partitionBy(*[col(k) for k in keys]).orderBy(
-            F.col(REASON).isNull().desc(), *[col(c).asc_nulls_last() for c in order]
-        )
-        duplicate = F.row_number().over(window) > 1
-        df = df.withColumn(
-            REASON,
-            F.coalesce(F.col(REASON), F.when(duplicate, F.lit(f"duplicate_key:{'+'.join(keys)}"))),
-        )
+        df = _tag_duplicates(df, dedupe["keys"], dedupe.get("order_by"), columns)
 
     fixes = {}
     for name, spec in outliers.items():
