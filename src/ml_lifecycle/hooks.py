@@ -7,6 +7,7 @@ import os
 
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
+from kedro.pipeline import Node
 from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
@@ -48,3 +49,10 @@ class SparkHooks:
             remote or settings.get("spark.master", "local[*]"),
             spark.conf.get("spark.sql.shuffle.partitions"),
         )
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: object, node: Node) -> None:
+        """Frees what a node cached once its last output is written: nodes pass data via files."""
+        spark = SparkSession.getActiveSession()
+        if spark is not None and node.outputs and dataset_name == node.outputs[-1]:
+            spark.catalog.clearCache()

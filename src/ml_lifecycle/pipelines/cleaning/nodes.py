@@ -110,7 +110,9 @@ def _tag_duplicates(
         .select(*key_names, F.lit(True).alias("_repeated"))
     )
     on = [col(k).eqNullSafe(F.col(n)) for k, n in zip(keys, key_names, strict=True)]
-    flagged = df.join(repeated, on=reduce(Column.__and__, on), how="left").drop(*key_names)
+    # Broadcast: otherwise Spark plans a sort-merge join and shuffles every wide row anyway.
+    flagged = df.join(F.broadcast(repeated), on=reduce(Column.__and__, on), how="left")
+    flagged = flagged.drop(*key_names)
     order = order_by or [c for c in columns if c not in keys]
     window = Window.partitionBy(*[col(k) for k in keys]).orderBy(
         F.col(REASON).isNull().desc(), *[col(c).asc_nulls_last() for c in order]
