@@ -86,6 +86,8 @@ def _validate(sources: dict[str, DataFrame], params: dict[str, Any]) -> None:
         where = f"ingestion.joins[{i}] ({join.get('source')})"
         if join.get("source") not in sources:
             raise ConfigError(f"{where}: no such source; declared: {sorted(sources)}.")
+        if not isinstance(join.get("keys"), dict) or not join["keys"]:
+            raise ConfigError(f"{where}: keys must map main columns to lookup columns.")
         if join.get("how", "left") not in ("left", "inner"):
             raise ConfigError(f"{where}: how must be 'left' or 'inner' (unmatched -> quarantine).")
         require_columns(_declared(sources[join["source"]]), list(join["keys"].values()), where)
