@@ -1,0 +1,143 @@
+"""tf.data input streamed from Parquet shards: record batches, never a whole split in memory.
+
+Shards are read in a shuffled order each epoch; rows are shuffled inside a buffer of record
+batches and cut into full training batches in NumPy, so tf.data receives ready batches (no
+per-row `unbatch`), and `prefetch` overlaps reading with training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+import tensorflow as tf
+
+from ml_lifecycle.pipelines.features.nodes import LABEL
+
+TF_DTYPES = {"float32": tf.float32, "int64": tf.int64, "string": tf.string}
+
+
+def arrow_to_numpy(column: pa.ChunkedArray | pa.Array, dtype: str) -> np.ndarray:
+    """Returns an Arrow column as an (n, 1) model input array: null → NaN, "" or -1."""
+    if dtype == "float32":
+        array = pc.cast(column, pa.float32()).to_numpy(zero_copy_only=False)
+    elif dtype == "int64":
+        array = pc.fill_null(pc.cast(column, pa.int64()), -1).to_numpy(zero_copy_only=False)
+    else:
+        array = pc.fill_null(pc.cast(column, pa.string()), "").to_numpy(zero_copy_only=False)
+    return array.reshape(-1, 1)
+
+
+def label_dtype(task: str) -> str:
+    """Returns the NumPy dtype of the label for `task`."""
+    return "float32" if task in ("binary", "regression") else "int64"
+
+
+def iterate_batches(
+    dataset: pads.Dataset,
+    spec: dict[str, str],
+    task: str,
+    batch_size: int,
+    *,
+    shuffle_buffer: int = 0,
+    seed: int = 0,
+    epoch: int = 0,
+    extra_columns: tuple[str, ...] = (),
+    max_rows: int | None = None,
+) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]]:
+    """Yields (inputs, labels, extras) batches of `batch_size` rows (the last may be smaller).
+
+    With `shuffle_buffer` > 0 the shard order and the rows inside each buffer are shuffled,
+    differently for each `epoch` but identically for the same (seed, epoch).
+    """
+    columns = list(dict.fromkeys([*spec, LABEL, *extra_columns]))
+    fragments = list(dataset.get_fragments())
+    rng = np.random.default_rng([seed, epoch])
+    if shuffle_buffer:
+        fragments = [fragments[i] for i in rng.permutation(len(fragments))]
+    target = max(shuffle_buffer, batch_size)
+    pending: list[pa.RecordBatch] = []
+    pending_rows = emitted = 0
+
+    def convert(chunk: pa.Table) -> tuple[dict[str, np.ndarray], np.ndarray, dict]:
+        inputs = {name: arrow_to_numpy(chunk.column(name), dtype) for name, dtype in spec.items()}
+        extras = {n: chunk.column(n).to_numpy(zero_copy_only=False) for n in extra_columns}
+        labels = chunk.column(LABEL).to_numpy(zero_copy_only=False).astype(label_dtype(task))
+        return inputs, labels, extras
+
+    def flush(final: bool) -> tuple[list, pa.Table]:
+        table = pa.Table.from_batches(pending)
+        if shuffle_buffer:
+            table = table.take(pa.array(rng.permutation(table.num_rows)))
+        whole = table.num_rows if final else table.num_rows - table.num_rows % batch_size
+        starts = range(0, whole, batch_size)
+        ready = [convert(table.slice(s, min(batch_size, whole - s))) for s in starts]
+        return ready, table.slice(whole)
+
+    def emit(ready: list):
+        nonlocal emitted
+        for inputs, labels, extras in ready:
+            if max_rows is not None and emitted >= max_rows:
+                return
+            emitted += len(labels)
+            yield inputs, labels, extras
+
+    for fragment in fragments:
+        for record_batch in fragment.to_batches(columns=columns, batch_size=target):
+            pending.append(record_batch)
+            pending_rows += record_batch.num_rows
+            if pending_rows >= target:
+                ready, rest = flush(final=False)
+                yield from emit(ready)
+                if max_rows is not None and emitted >= max_rows:
+                    return
+                pending, pending_rows = rest.to_batches(), rest.num_rows
+    if pending_rows:
+        ready, _ = flush(final=True)
+        yield from emit(ready)
+
+
+def make_dataset(
+    dataset: pads.Dataset,
+    spec: dict[str, str],
+    task: str,
+    batch_size: int,
+    *,
+    shuffle_buffer: int = 0,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """Returns a tf.data.Dataset of ready batches streamed from the shards, prefetched."""
+    epochs = iter(range(1_000_000))
+
+    def generator():
+        for inputs, labels, _ in iterate_batches(
+            dataset,
+            spec,
+            task,
+            batch_size,
+            shuffle_buffer=shuffle_buffer,
+            seed=seed,
+            epoch=next(epochs),
+        ):
+            yield inputs, labels
+
+    signature = (
+        {
+            name: tf.TensorSpec((None, 1), TF_DTYPES[dtype], name=name)
+            for name, dtype in spec.items()
+        },
+        tf.TensorSpec((None,), TF_DTYPES[label_dtype(task)]),
+    )
+    data = tf.data.Dataset.from_generator(generator, output_signature=signature)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    options.deterministic = True
+    return data.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def count_rows(dataset: pads.Dataset) -> int:
+    """Returns the number of rows from the Parquet footers (no data read)."""
+    return int(dataset.count_rows())

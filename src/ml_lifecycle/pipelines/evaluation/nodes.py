@@ -1,0 +1,318 @@
+"""Evaluation nodes: the model and a gradient-boosted baseline on the same test split.
+
+Scores are computed batch by batch from the Parquet shards; only labels, scores and slice values
+of the (capped) test split are held, never the features of a whole split.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import matplotlib
+import numpy as np
+import pandas as pd
+import pyarrow.dataset as pads
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+from ml_lifecycle.errors import ConfigError
+from ml_lifecycle.input_pipeline import arrow_to_numpy, iterate_batches
+from ml_lifecycle.metrics import plot_data, task_metrics, tune_threshold
+from ml_lifecycle.model import input_spec
+from ml_lifecycle.pipelines.features.nodes import LABEL
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+BATCH = 8192
+# HistGradientBoosting's native categorical support takes at most 255 bins: the 254 most frequent
+# training values keep their own code, the rest share one.
+BASELINE_MAX_CATEGORIES = 254
+
+
+def _score_split(
+    predict: Callable[[dict[str, np.ndarray]], np.ndarray],
+    data: pads.Dataset,
+    spec: dict[str, str],
+    task: str,
+    max_rows: int | None,
+    extra: tuple[str, ...] = (),
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    labels, scores, extras = [], [], {name: [] for name in extra}
+    for inputs, y, batch_extras in iterate_batches(
+        data, spec, task, BATCH, extra_columns=extra, max_rows=max_rows
+    ):
+        for name in extra:
+            extras[name].append(batch_extras[name])
+        labels.append(y)
+        scores.append(predict(inputs))
+    if not labels:
+        raise ConfigError("evaluation: the split to score is empty; check features.split.")
+    return (
+        np.concatenate(labels),
+        np.concatenate(scores),
+        {name: np.concatenate(v) for name, v in extras.items()},
+    )
+
+
+def _threshold(task: str, params: dict[str, Any], y_val: np.ndarray, s_val: np.ndarray) -> float:
+    setting = params.get("threshold", 0.5)
+    if task != "binary":
+        return 0.5
+    return tune_threshold(y_val, s_val.reshape(-1)) if setting == "tuned" else float(setting)
+
+
+def _slices(
+    task: str,
+    y: np.ndarray,
+    score: np.ndarray,
+    values: dict[str, np.ndarray],
+    threshold: float,
+    statistics: dict[str, Any],
+    min_rows: int,
+) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for column, column_values in values.items():
+        out[column] = {}
+        as_text = np.asarray(column_values).astype(str)
+        for value in np.unique(as_text).tolist():
+            mask = as_text == value
+            if mask.sum() < min_rows:
+                continue
+            out[column][value] = task_metrics(
+                task, y[mask], score[mask], threshold, statistics.get("class_names")
+            )
+    return out
+
+
+def _evaluate(
+    predict: Callable[[dict[str, np.ndarray]], np.ndarray],
+    validation: pads.Dataset,
+    test: pads.Dataset,
+    statistics: dict[str, Any],
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    task, spec = statistics["task"], input_spec(statistics)
+    max_rows = params.get("max_rows")
+    slices = tuple(params.get("slices") or [])
+    missing = [s for s in slices if s not in test.schema.names]
+    if missing:
+        raise ConfigError(
+            f"evaluation.slices: {missing} are not in the model input; add them to "
+            "features.passthrough (or use feature columns)."
+        )
+    y_val, s_val, _ = _score_split(predict, validation, spec, task, max_rows)
+    threshold = _threshold(task, params, y_val, s_val)
+    y, score, values = _score_split(predict, test, spec, task, max_rows, slices)
+    metrics = task_metrics(task, y, score, threshold, statistics.get("class_names"))
+    return {
+        "metrics": metrics,
+        "slices": _slices(
+            task, y, score, values, threshold, statistics, int(params.get("min_slice_rows", 30))
+        ),
+        "plot_data": plot_data(task, y, score, threshold, len(statistics.get("class_names") or [])),
+    }
+
+
+def evaluate_model(
+    model: keras.Model,
+    validation: pads.Dataset,
+    test: pads.Dataset,
+    statistics: dict[str, Any],
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """Returns the model's test metrics, per-slice metrics and plot data."""
+
+    def predict(inputs: dict[str, np.ndarray]) -> np.ndarray:
+        return np.asarray(model.predict_on_batch(inputs))
+
+    result = _evaluate(predict, validation, test, statistics, params)
+    logger.info("Model on the test split: %s", _headline(result["metrics"]))
+    return result
+
+
+def _baseline_matrix(
+    columns: dict[str, np.ndarray], statistics: dict[str, Any], spec: dict[str, str]
+) -> np.ndarray:
+    parts = []
+    for name, dtype in spec.items():
+        values = columns[name].reshape(-1)
+        if name in statistics["numeric"]:
+            parts.append(values.astype("float64"))
+            continue
+        vocabulary = statistics["categorical"][name]["vocabulary"][:BASELINE_MAX_CATEGORIES]
+        codes = {(v if dtype == "string" else int(v)): i for i, v in enumerate(vocabulary)}
+        series = pd.Series(values)
+        mapped = series.map(codes).fillna(len(codes))  # unseen values share the last code
+        mapped[series == ("" if dtype == "string" else -1)] = np.nan  # missing stays missing
+        parts.append(mapped.to_numpy("float64"))
+    return np.column_stack(parts)
+
+
+def _baseline_data(
+    data: pads.Dataset, statistics: dict[str, Any], spec: dict[str, str], rows: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    # Shards hold rows in a hashed order, so the first `rows` rows are a random sample.
+    table = data.head(rows, columns=[*spec, LABEL]) if rows else data.to_table([*spec, LABEL])
+    columns = {name: arrow_to_numpy(table.column(name), dtype) for name, dtype in spec.items()}
+    return _baseline_matrix(columns, statistics, spec), table.column(LABEL).to_numpy()
+
+
+def evaluate_baseline(
+    train: pads.Dataset,
+    validation: pads.Dataset,
+    test: pads.Dataset,
+    statistics: dict[str, Any],
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """Returns the metrics of a HistGradientBoosting baseline fitted on the same split."""
+    settings = dict(params.get("baseline") or {})
+    task, spec = statistics["task"], input_spec(statistics)
+    x_train, y_train = _baseline_data(train, statistics, spec, settings.get("max_train_rows"))
+    x_val, y_val = _baseline_data(validation, statistics, spec, settings.get("max_train_rows"))
+    categorical = [name in statistics["categorical"] for name in spec]
+    estimator = (
+        HistGradientBoostingRegressor if task == "regression" else (HistGradientBoostingClassifier)
+    )
+    model = estimator(
+        max_iter=int(settings.get("max_iter", 500)),
+        learning_rate=float(settings.get("learning_rate", 0.1)),
+        max_leaf_nodes=int(settings.get("max_leaf_nodes", 31)),
+        l2_regularization=float(settings.get("l2_regularization", 0.0)),
+        categorical_features=categorical,
+        early_stopping=True,
+        n_iter_no_change=int(settings.get("n_iter_no_change", 20)),
+        random_state=int(settings.get("seed", 42)),
+    )
+    # Early stopping watches the same validation split as the Keras model's.
+    model.fit(x_train, y_train, X_val=x_val, y_val=y_val)
+
+    def predict(inputs: dict[str, np.ndarray]) -> np.ndarray:
+        matrix = _baseline_matrix(inputs, statistics, spec)
+        if task == "binary":
+            return model.predict_proba(matrix)[:, 1]
+        return model.predict_proba(matrix) if task == "multiclass" else model.predict(matrix)
+
+    result = _evaluate(predict, validation, test, statistics, params)
+    result["fit"] = {
+        "estimator": type(model).__name__,
+        "train_rows": len(y_train),
+        "iterations": int(model.n_iter_),
+        "max_iter": model.max_iter,
+        "categorical_features": [n for n, c in zip(spec, categorical, strict=True) if c],
+    }
+    logger.info(
+        "Baseline (%s, %s iterations) on the test split: %s",
+        type(model).__name__,
+        model.n_iter_,
+        _headline(result["metrics"]),
+    )
+    return result
+
+
+def _headline(metrics: dict[str, Any]) -> str:
+    keys = ("roc_auc", "pr_auc", "f1", "accuracy", "macro_f1", "rmse", "mae", "r2")
+    return ", ".join(f"{k}={metrics[k]:.4f}" for k in keys if metrics.get(k) is not None)
+
+
+def report_metrics(
+    model_evaluation: dict[str, Any], baseline_evaluation: dict[str, Any]
+) -> dict[str, Any]:
+    """Returns metrics.json: model and baseline test metrics side by side, and slices."""
+    return {
+        "model": model_evaluation["metrics"],
+        "baseline": {**baseline_evaluation["metrics"], "fit": baseline_evaluation["fit"]},
+        "slices": {"model": model_evaluation["slices"], "baseline": baseline_evaluation["slices"]},
+    }
+
+
+def plot_evaluation(
+    model_evaluation: dict[str, Any],
+    baseline_evaluation: dict[str, Any],
+    history: dict[str, Any],
+    statistics: dict[str, Any],
+) -> dict[str, plt.Figure]:
+    """Returns the evaluation figures by name (confusion, ROC, PR, calibration, curves, ...)."""
+    data, base = model_evaluation["plot_data"], baseline_evaluation["plot_data"]
+    figures = {"training_curves": _training_curves(history)}
+    if "confusion" in data:
+        names = statistics.get("class_names") or [str(i) for i in range(len(data["confusion"]))]
+        figures["confusion_matrix"] = _confusion(data["confusion"], names)
+    if "roc" in data:
+        figures["roc_curve"] = _curve(
+            "ROC (test split)", "false positive rate", "true positive rate",
+            {"model": (data["roc"]["fpr"], data["roc"]["tpr"]),
+             "baseline": (base["roc"]["fpr"], base["roc"]["tpr"])},
+            diagonal=True,
+        )  # fmt: skip
+        figures["pr_curve"] = _curve(
+            "Precision-recall (test split)", "recall", "precision",
+            {"model": (data["pr"]["recall"], data["pr"]["precision"]),
+             "baseline": (base["pr"]["recall"], base["pr"]["precision"])},
+        )  # fmt: skip
+        figures["calibration"] = _curve(
+            "Calibration (test split, deciles)", "mean predicted probability", "observed rate",
+            {"model": (data["calibration"]["predicted"], data["calibration"]["observed"]),
+             "baseline": (base["calibration"]["predicted"], base["calibration"]["observed"])},
+            diagonal=True, marker="o",
+        )  # fmt: skip
+    if "residuals" in data:
+        figures["residuals"] = _residuals(data["residuals"])
+    for figure in figures.values():
+        figure.tight_layout()
+    return {f"{name}.png": figure for name, figure in figures.items()}
+
+
+def _curve(title, xlabel, ylabel, series, diagonal=False, marker=None) -> plt.Figure:
+    figure, axis = plt.subplots(figsize=(5, 4.5))
+    for name, (x, y) in series.items():
+        axis.plot(x, y, label=name, marker=marker)
+    if diagonal:
+        axis.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    axis.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    axis.legend()
+    return figure
+
+
+def _confusion(matrix: list[list[int]], names: list[str]) -> plt.Figure:
+    figure, axis = plt.subplots(figsize=(4.5, 4))
+    values = np.asarray(matrix)
+    axis.imshow(values, cmap="Blues")
+    for (i, j), n in np.ndenumerate(values):
+        axis.text(j, i, f"{n:,}", ha="center", va="center")
+    axis.set(
+        title="Confusion matrix (test split)",
+        xlabel="predicted",
+        ylabel="actual",
+        xticks=range(len(names)),
+        yticks=range(len(names)),
+        xticklabels=names,
+        yticklabels=names,
+    )
+    return figure
+
+
+def _training_curves(history: dict[str, Any]) -> plt.Figure:
+    curves = history["history"]
+    names = [k for k in curves if not k.startswith("val_") and f"val_{k}" in curves]
+    figure, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.5), squeeze=False)
+    for axis, name in zip(axes[0], names, strict=True):
+        epochs = range(1, len(curves[name]) + 1)
+        axis.plot(epochs, curves[name], label="train")
+        axis.plot(epochs, curves[f"val_{name}"], label="validation")
+        axis.set(title=name, xlabel="epoch")
+        axis.legend()
+    return figure
+
+
+def _residuals(data: dict[str, list[float]]) -> plt.Figure:
+    figure, axis = plt.subplots(figsize=(5, 4.5))
+    actual, predicted = np.asarray(data["actual"]), np.asarray(data["predicted"])
+    axis.scatter(predicted, actual - predicted, s=4, alpha=0.3)
+    axis.axhline(0, color="grey", linestyle=":")
+    axis.set(title="Residuals (test split)", xlabel="predicted", ylabel="actual - predicted")
+    return figure

@@ -1,0 +1,38 @@
+"""Features pipeline: 03_primary (validated) -> 04_feature + 05_model_input shards + statistics."""
+
+from kedro.pipeline import Pipeline, node
+
+from .nodes import account_features, assign_split, fit_feature_statistics, make_model_input
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Returns the features pipeline."""
+    return Pipeline(
+        [
+            node(
+                assign_split,
+                inputs=["validated_table", "params:features"],
+                outputs=["feature_table", "features_quarantine"],
+                name="assign_split",
+            ),
+            node(
+                fit_feature_statistics,
+                inputs=["feature_table", "params:features"],
+                outputs="feature_statistics",
+                name="fit_feature_statistics",
+            ),
+            node(
+                make_model_input,
+                inputs=["feature_table", "feature_statistics", "params:features"],
+                outputs=["model_input_train", "model_input_validation", "model_input_test"],
+                name="make_model_input",
+            ),
+            node(
+                account_features,
+                inputs=["validated_table", "feature_table", "features_quarantine"],
+                outputs="row_accounting_features",
+                name="account_features",
+            ),
+        ],
+        tags=["features"],
+    )

@@ -1,0 +1,173 @@
+"""Training node: the configured Keras model, fed by tf.data streamed from the Parquet shards."""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import pyarrow.dataset as pads
+import tensorflow as tf
+
+from ml_lifecycle.devices import configure
+from ml_lifecycle.errors import ConfigError
+from ml_lifecycle.input_pipeline import count_rows, make_dataset
+from ml_lifecycle.model import build_model, compile_model, input_spec
+
+logger = logging.getLogger(__name__)
+
+SCHEDULES = ("constant", "cosine", "exponential", "reduce_on_plateau")
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Records each epoch's wall time (training and validation)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.seconds.append(round(time.perf_counter() - self._start, 3))
+
+
+def _learning_rate(params: dict[str, Any], steps_per_epoch: int, epochs: int):
+    schedule = dict(params.get("schedule") or {"name": "constant"})
+    name = schedule.get("name", "constant")
+    rate = float(params.get("learning_rate", 1e-3))
+    if name not in SCHEDULES:
+        raise ConfigError(f"training.schedule.name must be one of {SCHEDULES}, not {name!r}.")
+    if name == "cosine":
+        return keras.optimizers.schedules.CosineDecay(
+            rate,
+            decay_steps=max(1, steps_per_epoch * epochs),
+            alpha=float(schedule.get("alpha", 0.05)),
+        )
+    if name == "exponential":
+        return keras.optimizers.schedules.ExponentialDecay(
+            rate, decay_steps=max(1, steps_per_epoch), decay_rate=float(schedule.get("rate", 0.9))
+        )
+    return rate
+
+
+def _class_weight(params: dict[str, Any], statistics: dict[str, Any]) -> dict[int, float] | None:
+    setting = params.get("class_weight")
+    if not setting or statistics["task"] == "regression":
+        return None
+    if setting == "balanced":
+        counts = statistics["label"]["class_counts"]
+        total, classes = sum(counts.values()), len(counts)
+        return {int(k): total / (classes * n) for k, n in counts.items()}
+    return {int(k): float(v) for k, v in setting.items()}
+
+
+def _callbacks(params: dict[str, Any], checkpoint: Path, timer: EpochTimer) -> list:
+    stopping = params.get("early_stopping") or {}
+    monitor, mode = stopping.get("monitor", "val_loss"), stopping.get("mode", "min")
+    callbacks = [
+        timer,
+        keras.callbacks.EarlyStopping(
+            monitor=monitor,
+            mode=mode,
+            patience=int(stopping.get("patience", 3)),
+            restore_best_weights=True,
+        ),
+        # The best weights on disk too: a crash late in training keeps the best epoch so far.
+        keras.callbacks.ModelCheckpoint(
+            str(checkpoint), monitor=monitor, mode=mode, save_best_only=True, save_weights_only=True
+        ),
+    ]
+    schedule = params.get("schedule") or {}
+    if schedule.get("name") == "reduce_on_plateau":
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor,
+                mode=mode,
+                factor=float(schedule.get("factor", 0.5)),
+                patience=int(schedule.get("patience", 1)),
+            )
+        )
+    if params.get("tensorboard_dir"):
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=params["tensorboard_dir"]))
+    return callbacks
+
+
+def train_model(
+    train: pads.Dataset,
+    validation: pads.Dataset,
+    statistics: dict[str, Any],
+    params: dict[str, Any],
+) -> tuple[keras.Model, dict[str, Any]]:
+    """Returns the trained model (best validation epoch) and its training history."""
+    seed = int(params.get("seed", 42))
+    keras.utils.set_random_seed(seed)
+    if params.get("deterministic", True):
+        tf.config.experimental.enable_op_determinism()
+    strategy, devices = configure(params)
+    spec, task = input_spec(statistics), statistics["task"]
+    batch_size = int(params.get("batch_size", 1024)) * devices["replicas"]
+    epochs = int(params.get("epochs", 10))
+    train_rows = count_rows(train)
+    steps = math.ceil(train_rows / batch_size)
+    train_data = make_dataset(
+        train,
+        spec,
+        task,
+        batch_size,
+        shuffle_buffer=int(params.get("shuffle_buffer", 65536)),
+        seed=seed,
+    )
+    validation_data = make_dataset(validation, spec, task, batch_size)
+    with strategy.scope():
+        model = build_model(statistics, params)
+        optimizer = keras.optimizers.Adam(learning_rate=_learning_rate(params, steps, epochs))
+        compile_model(model, task, optimizer)
+    timer = EpochTimer()
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = Path(tmp) / "best.weights.h5"
+        fitted = model.fit(
+            train_data,
+            validation_data=validation_data,
+            epochs=epochs,
+            callbacks=_callbacks(params, checkpoint, timer),
+            class_weight=_class_weight(params, statistics),
+            verbose=2,
+        )
+        if checkpoint.exists():
+            model.load_weights(checkpoint)
+    history = {k: [float(v) for v in values] for k, values in fitted.history.items()}
+    stopping = params.get("early_stopping") or {}
+    monitor = stopping.get("monitor", "val_loss")
+    pick = max if stopping.get("mode", "min") == "max" else min
+    best_epoch = pick(range(len(history[monitor])), key=history[monitor].__getitem__)
+    total = sum(timer.seconds)
+    summary = {
+        "epochs_run": len(timer.seconds),
+        "best_epoch": best_epoch + 1,
+        "monitor": monitor,
+        "best_value": history[monitor][best_epoch],
+        "train_rows": train_rows,
+        "validation_rows": count_rows(validation),
+        "batch_size": batch_size,
+        "epoch_seconds": timer.seconds,
+        "examples_per_second": round(train_rows * len(timer.seconds) / total, 1) if total else None,
+        "parameters": int(model.count_params()),
+        "devices": devices,
+    }
+    logger.info(
+        "Trained %s epochs (best %s: %s=%.4f), %.1f s/epoch on %s",
+        summary["epochs_run"],
+        summary["best_epoch"],
+        monitor,
+        summary["best_value"],
+        total / max(1, len(timer.seconds)),
+        devices["strategy"],
+    )
+    return model, {"summary": summary, "history": history}
