@@ -5,8 +5,8 @@ from __future__ import annotations
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-# `synthetic` writes scale data into a landing folder; it is a tool, not a lifecycle stage.
-NOT_IN_DEFAULT = ("synthetic",)
+# `synthetic` writes scale data into a landing folder, `profile` drafts a suite: tools, not stages.
+NOT_IN_DEFAULT = ("synthetic", "profile")
 
 
 def register_pipelines() -> dict[str, Pipeline]:

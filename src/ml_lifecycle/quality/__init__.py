@@ -1,0 +1,1 @@
+"""Data quality: expectation suites declared in YAML, validated by GX Core on Spark DataFrames."""
