@@ -8,6 +8,7 @@ per-row `unbatch`), and `prefetch` overlaps reading with training.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -15,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import tensorflow as tf
 
+from ml_lifecycle.model import lookup_vocabulary
 from ml_lifecycle.pipelines.features.nodes import LABEL
 
 TF_DTYPES = {"float32": tf.float32, "int64": tf.int64, "string": tf.string}
@@ -29,6 +31,25 @@ def arrow_to_numpy(column: pa.ChunkedArray | pa.Array, dtype: str) -> np.ndarray
     else:
         array = pc.fill_null(pc.cast(column, pa.string()), "").to_numpy(zero_copy_only=False)
     return array.reshape(-1, 1)
+
+
+def lookup_indices(column: pa.ChunkedArray | pa.Array, vocabulary: pa.Array) -> np.ndarray:
+    """Returns (n, 1) int64 indices as the model's lookup layers give them: 1 + position, 0 else."""
+    values = pc.cast(column, vocabulary.type)
+    index = pc.add(pc.index_in(values, value_set=vocabulary), 1)
+    return pc.fill_null(pc.cast(index, pa.int64()), 0).to_numpy(zero_copy_only=False).reshape(-1, 1)
+
+
+def training_inputs(statistics: dict[str, Any]) -> tuple[dict[str, str], dict[str, pa.Array]]:
+    """Returns the training twin's input dtypes and the vocabularies the pipeline looks up."""
+    lookups = {}
+    for name, vocab in statistics["categorical"].items():
+        values = lookup_vocabulary(vocab)
+        kind = pa.string() if vocab["kind"] == "string" else pa.int64()
+        lookups[name] = pa.array(values, type=kind)
+    spec = {name: "float32" for name in statistics["numeric"]}
+    spec.update({name: "int64" for name in lookups})
+    return spec, lookups
 
 
 def label_dtype(task: str) -> str:
@@ -47,12 +68,15 @@ def iterate_batches(
     epoch: int = 0,
     extra_columns: tuple[str, ...] = (),
     max_rows: int | None = None,
+    lookups: dict[str, pa.Array] | None = None,
 ) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]]:
     """Yields (inputs, labels, extras) batches of `batch_size` rows (the last may be smaller).
 
     With `shuffle_buffer` > 0 the shard order and the rows inside each buffer are shuffled,
-    differently for each `epoch` but identically for the same (seed, epoch).
+    differently for each `epoch` but identically for the same (seed, epoch). Columns named in
+    `lookups` arrive as vocabulary indices instead of raw values.
     """
+    lookups = lookups or {}
     columns = list(dict.fromkeys([*spec, LABEL, *extra_columns]))
     fragments = list(dataset.get_fragments())
     rng = np.random.default_rng([seed, epoch])
@@ -63,7 +87,12 @@ def iterate_batches(
     pending_rows = emitted = 0
 
     def convert(chunk: pa.Table) -> tuple[dict[str, np.ndarray], np.ndarray, dict]:
-        inputs = {name: arrow_to_numpy(chunk.column(name), dtype) for name, dtype in spec.items()}
+        inputs = {
+            name: lookup_indices(chunk.column(name), lookups[name])
+            if name in lookups
+            else arrow_to_numpy(chunk.column(name), dtype)
+            for name, dtype in spec.items()
+        }
         extras = {n: chunk.column(n).to_numpy(zero_copy_only=False) for n in extra_columns}
         labels = chunk.column(LABEL).to_numpy(zero_copy_only=False).astype(label_dtype(task))
         return inputs, labels, extras
@@ -108,6 +137,7 @@ def make_dataset(
     *,
     shuffle_buffer: int = 0,
     seed: int = 0,
+    lookups: dict[str, pa.Array] | None = None,
 ) -> tf.data.Dataset:
     """Returns a tf.data.Dataset of ready batches streamed from the shards, prefetched."""
     epochs = iter(range(1_000_000))
@@ -121,6 +151,7 @@ def make_dataset(
             shuffle_buffer=shuffle_buffer,
             seed=seed,
             epoch=next(epochs),
+            lookups=lookups,
         ):
             yield inputs, labels
 

@@ -74,61 +74,98 @@ def _numeric_branch(name: str, stats: dict[str, Any], inputs):
     return x
 
 
-def _categorical_branch(name: str, vocab: dict[str, Any], inputs, embedding: dict[str, Any]):
+def lookup_vocabulary(vocab: dict[str, Any]) -> list:
+    """Returns the values a lookup layer indexes 1..n (0 is out-of-vocabulary and missing)."""
     if vocab["kind"] == "string":
-        values = [v for v in vocab["vocabulary"] if v != ""]
-        lookup = layers.StringLookup(vocabulary=values or ["<none>"], name=f"{name}_lookup")
-    else:
-        values = [int(v) for v in vocab["vocabulary"] if v != -1]
-        lookup = layers.IntegerLookup(vocabulary=values or [-2], name=f"{name}_lookup")
-    index = lookup(inputs)  # 0 is the out-of-vocabulary bucket: unseen values and missing ones
-    size = lookup.vocabulary_size()
-    x = layers.Embedding(size, embedding_dim(size, embedding), name=f"{name}_embedding")(index)
-    return layers.Flatten(name=f"{name}_flat")(x)
+        return [v for v in vocab["vocabulary"] if v != ""] or ["<none>"]
+    return [int(v) for v in vocab["vocabulary"] if v != -1] or [-2]
 
 
-def build_model(statistics: dict[str, Any], params: dict[str, Any]) -> keras.Model:
-    """Returns an uncompiled functional model: one raw input per feature, output by task."""
-    inputs, branches = {}, []
-    for name, dtype in input_spec(statistics).items():
-        inputs[name] = keras.Input(shape=(1,), name=name, dtype=dtype)
-    for name, stats in statistics["numeric"].items():
-        branches.append(_numeric_branch(name, stats, inputs[name]))
+def _lookup_layer(name: str, vocab: dict[str, Any]) -> layers.Layer:
+    values = lookup_vocabulary(vocab)
+    if vocab["kind"] == "string":
+        return layers.StringLookup(vocabulary=values, name=f"{name}_lookup")
+    return layers.IntegerLookup(vocabulary=values, name=f"{name}_lookup")
+
+
+def build_model(
+    statistics: dict[str, Any], params: dict[str, Any]
+) -> tuple[keras.Model, keras.Model]:
+    """Returns (the raw-in model, its training twin fed lookup indices), sharing every weight.
+
+    The raw-in model is the one saved and served: categories go through StringLookup or
+    IntegerLookup layers holding the Spark vocabularies. The twin takes the indices those layers
+    would produce, computed by the input pipeline from the same vocabularies: string tensors then
+    never enter a distributed training step (MirroredStrategy cannot reduce them).
+    """
+    numeric_inputs = {n: keras.Input(shape=(1,), name=n) for n in statistics["numeric"]}
+    raw = {
+        name: keras.Input(shape=(1,), name=name, dtype=input_spec(statistics)[name])
+        for name in statistics["categorical"]
+    }
+    indices = {n: keras.Input(shape=(1,), name=n, dtype="int64") for n in statistics["categorical"]}
+    numeric = [_numeric_branch(n, s, numeric_inputs[n]) for n, s in statistics["numeric"].items()]
+    embeddings, flatten = {}, {}
     for name, vocab in statistics["categorical"].items():
-        branches.append(
-            _categorical_branch(name, vocab, inputs[name], params.get("embedding") or {})
-        )
-    x = layers.Concatenate(name="features")(branches) if len(branches) > 1 else branches[0]
+        size = len(lookup_vocabulary(vocab)) + 1
+        width = embedding_dim(size, params.get("embedding") or {})
+        embeddings[name] = layers.Embedding(size, width, name=f"{name}_embedding")
+        flatten[name] = layers.Flatten(name=f"{name}_flat")
+    head = _head_layers(statistics, params, len(numeric) + len(embeddings))
+
+    def apply(index_tensors: dict[str, Any]):
+        branches = numeric + [flatten[n](embeddings[n](t)) for n, t in index_tensors.items()]
+        x = branches[0]
+        for layer in head:
+            x = layer(branches) if isinstance(layer, layers.Concatenate) else layer(x)
+        return x
+
+    looked_up = {name: _lookup_layer(name, statistics["categorical"][name])(raw[name])
+                 for name in raw}  # fmt: skip
+    serving = keras.Model({**numeric_inputs, **raw}, apply(looked_up), name="ml_lifecycle_model")
+    training = keras.Model(
+        {**numeric_inputs, **indices}, apply(indices), name="ml_lifecycle_training"
+    )
+    return serving, training
+
+
+def _head_layers(statistics: dict[str, Any], params: dict[str, Any], branches: int) -> list:
+    head: list = [layers.Concatenate(name="features")] if branches > 1 else []
     regularizer = keras.regularizers.L2(float(params.get("l2", 0.0)))
     for i, units in enumerate(params.get("hidden_units", [128, 64])):
-        x = layers.Dense(
-            units, activation="relu", kernel_regularizer=regularizer, name=f"dense_{i}"
-        )(x)
+        head.append(
+            layers.Dense(
+                units, activation="relu", kernel_regularizer=regularizer, name=f"dense_{i}"
+            )
+        )
         if params.get("batch_norm", False):
-            x = layers.BatchNormalization(name=f"batch_norm_{i}")(x)
+            head.append(layers.BatchNormalization(name=f"batch_norm_{i}"))
         if params.get("dropout", 0.0):
-            x = layers.Dropout(float(params["dropout"]), name=f"dropout_{i}")(x)
-    outputs = _output(x, statistics)
-    return keras.Model(inputs=inputs, outputs=outputs, name="ml_lifecycle_model")
+            head.append(layers.Dropout(float(params["dropout"]), name=f"dropout_{i}"))
+    return head + _output_layers(statistics)
 
 
-def _output(x, statistics: dict[str, Any]):
+def _output_layers(statistics: dict[str, Any]) -> list:
     task, label = statistics["task"], statistics["label"]
     if task == "binary":
-        counts = label["class_counts"]
+        counts = {int(k): v for k, v in label["class_counts"].items()}
         rate = min(max(counts.get(1, 0) / max(label["rows"], 1), 1e-6), 1 - 1e-6)
         bias = keras.initializers.Constant(math.log(rate / (1 - rate)))
-        return layers.Dense(
-            1, activation="sigmoid", bias_initializer=bias, dtype="float32", name="prediction"
-        )(x)
+        return [
+            layers.Dense(
+                1, activation="sigmoid", bias_initializer=bias, dtype="float32", name="prediction"
+            )
+        ]
     if task == "multiclass":
         classes = len(statistics["class_names"])
-        return layers.Dense(classes, activation="softmax", dtype="float32", name="prediction")(x)
-    z = layers.Dense(1, dtype="float32", name="standardized")(x)
-    # The head predicts a standardized target; this scales it back to the label's units.
-    return layers.Rescaling(
-        scale=max(label["std"], 1e-6), offset=label["mean"], dtype="float32", name="prediction"
-    )(z)
+        return [layers.Dense(classes, activation="softmax", dtype="float32", name="prediction")]
+    # The head predicts a standardized target; Rescaling maps it back to the label's units.
+    return [
+        layers.Dense(1, dtype="float32", name="standardized"),
+        layers.Rescaling(
+            scale=max(label["std"], 1e-6), offset=label["mean"], dtype="float32", name="prediction"
+        ),
+    ]
 
 
 def compile_model(
@@ -168,3 +205,22 @@ def to_model_inputs(columns: Any, spec: dict[str, str]) -> dict[str, np.ndarray]
             array = values.where(values.notna(), "").astype(str).to_numpy(object)
         out[name] = array.reshape(-1, 1)
     return out
+
+
+def predict_raw(model: keras.Model, rows: Any, batch_size: int = 8192) -> np.ndarray:
+    """Returns the model's output for raw rows (a DataFrame or dict of lists), batch by batch.
+
+    `predict_on_batch` takes string arrays, which `Model.predict`'s NumPy adapter refuses.
+    """
+    inputs = to_model_inputs(rows, {name: _dtype(t) for name, t in model.input.items()})
+    total = len(next(iter(inputs.values())))
+    parts = [
+        np.asarray(model.predict_on_batch({k: v[i : i + batch_size] for k, v in inputs.items()}))
+        for i in range(0, total, batch_size)
+    ]
+    return np.concatenate(parts) if parts else np.empty((0, 1), "float32")
+
+
+def _dtype(tensor: Any) -> str:
+    dtype = str(getattr(tensor, "dtype", "float32"))
+    return "string" if "string" in dtype else ("int64" if "int" in dtype else "float32")

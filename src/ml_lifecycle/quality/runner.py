@@ -97,7 +97,11 @@ def example_values(df: DataFrame, exp: Expectation, count: int) -> list[Any]:
 
 
 def validate(
-    df: DataFrame, suite: Suite, example_count: int = 5, cache: bool = True
+    df: DataFrame,
+    suite: Suite,
+    example_count: int = 5,
+    cache: bool = True,
+    result_format: dict[str, Any] | str | None = None,
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
     """Returns (the validation summary, the Data Docs files by relative path) of `suite` on `df`."""
     data = prepare(df, suite)  # raises ConfigError before any Spark job runs
@@ -124,7 +128,7 @@ def validate(
                     name=suite.name,
                     validation_definitions=[definition],
                     actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
-                    result_format=RESULT_FORMAT,
+                    result_format=result_format or RESULT_FORMAT,
                 )
             )
             run = checkpoint.run(batch_parameters={"dataframe": data})

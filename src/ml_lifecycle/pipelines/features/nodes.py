@@ -130,8 +130,9 @@ def _numeric_stats(train: DataFrame, numeric: dict[str, str]) -> dict[str, dict[
         value = col(name).cast("double")
         value = F.when(F.isnan(value), None).otherwise(value)
         if method == "log_zscore":
-            # log1p of the non-negative part: the model applies the same transform.
-            value = F.log1p(F.greatest(value, F.lit(0.0)))
+            # log1p of the non-negative part: the model applies the same transform. (`greatest`
+            # skips nulls, so a missing value must stay missing explicitly.)
+            value = F.when(value.isNotNull(), F.log1p(F.greatest(value, F.lit(0.0))))
         aggs += [
             F.avg(value).alias(f"{name}__mean"),
             F.var_pop(value).alias(f"{name}__variance"),

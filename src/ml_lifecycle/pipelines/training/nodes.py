@@ -15,8 +15,8 @@ import tensorflow as tf
 
 from ml_lifecycle.devices import configure
 from ml_lifecycle.errors import ConfigError
-from ml_lifecycle.input_pipeline import count_rows, make_dataset
-from ml_lifecycle.model import build_model, compile_model, input_spec
+from ml_lifecycle.input_pipeline import count_rows, make_dataset, training_inputs
+from ml_lifecycle.model import build_model, compile_model
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +111,8 @@ def train_model(
     if params.get("deterministic", True):
         tf.config.experimental.enable_op_determinism()
     strategy, devices = configure(params)
-    spec, task = input_spec(statistics), statistics["task"]
+    spec, lookups = training_inputs(statistics)
+    task = statistics["task"]
     batch_size = int(params.get("batch_size", 1024)) * devices["replicas"]
     epochs = int(params.get("epochs", 10))
     train_rows = count_rows(train)
@@ -123,25 +124,32 @@ def train_model(
         batch_size,
         shuffle_buffer=int(params.get("shuffle_buffer", 65536)),
         seed=seed,
+        lookups=lookups,
     )
-    validation_data = make_dataset(validation, spec, task, batch_size)
+    validation_data = make_dataset(validation, spec, task, batch_size, lookups=lookups)
+    validation_steps = math.ceil(count_rows(validation) / batch_size)
+    if not steps or not validation_steps:
+        raise ConfigError("training: the train or validation split is empty; check features.split.")
     with strategy.scope():
-        model = build_model(statistics, params)
+        model, twin = build_model(statistics, params)
         optimizer = keras.optimizers.Adam(learning_rate=_learning_rate(params, steps, epochs))
-        compile_model(model, task, optimizer)
+        compile_model(twin, task, optimizer)
     timer = EpochTimer()
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = Path(tmp) / "best.weights.h5"
-        fitted = model.fit(
-            train_data,
-            validation_data=validation_data,
+        # Each repetition re-runs the generator: a new shard order and shuffle per epoch.
+        fitted = twin.fit(
+            train_data.repeat(),
+            steps_per_epoch=steps,
+            validation_data=validation_data.repeat(),
+            validation_steps=validation_steps,
             epochs=epochs,
             callbacks=_callbacks(params, checkpoint, timer),
             class_weight=_class_weight(params, statistics),
             verbose=2,
         )
         if checkpoint.exists():
-            model.load_weights(checkpoint)
+            twin.load_weights(checkpoint)  # the raw-in model shares these weights
     history = {k: [float(v) for v in values] for k, values in fitted.history.items()}
     stopping = params.get("early_stopping") or {}
     monitor = stopping.get("monitor", "val_loss")

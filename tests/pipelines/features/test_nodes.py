@@ -1,0 +1,140 @@
+"""Features nodes: labels, stable splits, train-only statistics, shards, accounting."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+
+import pytest
+from pyspark.sql import functions as F
+
+from ml_lifecycle.errors import ConfigError, RowAccountingError
+from ml_lifecycle.pipelines.features.nodes import (
+    account_features,
+    assign_split,
+    fit_feature_statistics,
+    make_model_input,
+)
+from tests.model_data import FEATURES, easy_table
+
+TIME_PARAMS = {
+    "task": "binary",
+    "label": "CAST(delay > 15 AS INT)",
+    "forbidden": ["delay"],
+    "numeric": {"distance": "zscore", "rain": "log_zscore"},
+    "categorical": {"carrier": {"top_k": 2}},
+    "passthrough": [],
+    "split": {
+        "method": "time",
+        "time_column": "ts",
+        "id_columns": ["id"],
+        "cutoffs": {"validation": "2013-07-01", "test": "2013-10-01"},
+    },
+    "rows_per_shard": 2,
+}
+
+
+def _flights(spark):
+    rows = [
+        # id, ts, distance, rain, carrier, delay
+        (1, datetime(2013, 1, 5), 100.0, 0.0, "AA", 30.0),
+        (2, datetime(2013, 2, 5), 200.0, 1.0, "AA", 0.0),
+        (3, datetime(2013, 3, 5), 300.0, 3.0, "UA", 20.0),
+        (4, datetime(2013, 4, 5), 400.0, None, "UA", 5.0),
+        (5, datetime(2013, 8, 5), 5000.0, 99.0, "ZZ", 60.0),  # validation
+        (6, datetime(2013, 11, 5), 9000.0, 99.0, "YY", 60.0),  # test
+        (7, datetime(2013, 12, 5), 9000.0, 99.0, "YY", None),  # no label
+        (8, None, 100.0, 0.0, "AA", 1.0),  # no time: cannot be split
+    ]
+    schema = "id INT, ts TIMESTAMP, distance DOUBLE, rain DOUBLE, carrier STRING, delay DOUBLE"
+    return spark.createDataFrame(rows, schema)
+
+
+def test_time_split_follows_the_cutoffs_and_quarantines_what_it_cannot_place(spark):
+    table, quarantine = assign_split(_flights(spark), TIME_PARAMS)
+    split = {r["id"]: r["split"] for r in table.collect()}
+    assert split == {1: "train", 2: "train", 3: "train", 4: "train", 5: "validation", 6: "test"}
+    labels = {r["id"]: r["label"] for r in table.collect()}
+    assert labels == {1: 1, 2: 0, 3: 1, 4: 0, 5: 1, 6: 1}
+    reasons = {r["id"]: r["_reason"] for r in quarantine.collect()}
+    assert reasons == {7: "missing_label", 8: "missing_split_key:ts"}
+    assert "delay" not in table.columns  # only features, ids, passthrough, label and split
+
+
+def test_statistics_come_from_the_train_split_only(spark):
+    table, _ = assign_split(_flights(spark), TIME_PARAMS)
+    stats = fit_feature_statistics(table, TIME_PARAMS)
+    distance = stats["numeric"]["distance"]
+    # Validation (5000) and test (9000) rows would move every one of these numbers.
+    assert distance["mean"] == pytest.approx(250.0)
+    assert distance["variance"] == pytest.approx(12500.0)
+    assert (distance["min"], distance["max"], distance["count"]) == (100.0, 400.0, 4)
+    rain = stats["numeric"]["rain"]
+    assert rain["mean"] == pytest.approx((0 + 0.693147 + 1.386294) / 3, rel=1e-5)  # log1p
+    assert rain["fill"] == pytest.approx(4 / 3)  # raw mean fills a missing value
+    assert stats["categorical"]["carrier"]["vocabulary"] == ["AA", "UA"]  # not ZZ, not YY
+    assert stats["label"] == {"rows": 4, "class_counts": {0: 2, 1: 2}}
+    assert stats["rows_by_split"] == {"train": 4, "validation": 1, "test": 1}
+
+
+def test_time_split_by_fractions_places_cutoffs_at_time_quantiles(spark):
+    params = copy.deepcopy(TIME_PARAMS)
+    del params["split"]["cutoffs"]
+    params["split"]["fractions"] = {"train": 0.5, "validation": 0.25, "test": 0.25}
+    table, _ = assign_split(_flights(spark), params)
+    split = {r["id"]: r["split"] for r in table.collect()}
+    # Seven timestamps: the median is 5 April, the 75th percentile 5 November.
+    assert split == {
+        1: "train", 2: "train", 3: "train", 4: "validation", 5: "validation", 6: "test"
+    }  # fmt: skip
+
+
+def test_random_split_is_stable_whatever_the_partitioning(spark):
+    df = easy_table(spark, 3000)
+    first, _ = assign_split(df, FEATURES)
+    second, _ = assign_split(df.repartition(7, "x1"), FEATURES)
+    a = {r["id"]: r["split"] for r in first.select("id", "split").collect()}
+    b = {r["id"]: r["split"] for r in second.select("id", "split").collect()}
+    assert a == b
+    counts = {s: list(a.values()).count(s) for s in ("train", "validation", "test")}
+    assert 0.65 < counts["train"] / 3000 < 0.75
+    other_seed = copy.deepcopy(FEATURES)
+    other_seed["split"]["seed"] = 8
+    c, _ = assign_split(df, other_seed)
+    assert {r["id"]: r["split"] for r in c.select("id", "split").collect()} != a
+
+
+def test_model_input_has_one_frame_per_split_in_shards(spark):
+    table, _ = assign_split(_flights(spark), TIME_PARAMS)
+    stats = fit_feature_statistics(table, TIME_PARAMS)
+    train, validation, test = make_model_input(table, stats, TIME_PARAMS)
+    assert (train.count(), validation.count(), test.count()) == (4, 1, 1)
+    assert train.rdd.getNumPartitions() == 2  # 4 rows, 2 rows per shard
+    assert "split" not in train.columns and "label" in train.columns
+
+
+def test_accounting_adds_up_and_fails_when_rows_go_missing(spark):
+    flights = _flights(spark)
+    table, quarantine = assign_split(flights, TIME_PARAMS)
+    record = account_features(flights, table, quarantine)
+    assert (record["in"], record["kept"], record["quarantined"]) == (8, 6, 2)
+    assert record["kept_by_split"] == {"train": 4, "validation": 1, "test": 1}
+    with pytest.raises(RowAccountingError, match="lost"):
+        account_features(flights, table.filter(F.col("id") != 1), quarantine)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"numeric": {"delay": "zscore"}}, r"\['delay'\] are listed in features.forbidden"),
+        ({"numeric": {"distanse": "zscore"}}, "Did you mean 'distance'"),
+        ({"numeric": {"distance": "sqrt"}}, "normalization 'sqrt'"),
+        ({"task": "ranking"}, "features.task must be one of"),
+        ({"label": "delay >"}, "features.label: the expression"),
+        ({"split": {"method": "time", "time_column": "tss"}}, "Did you mean 'ts'"),
+    ],
+)
+def test_configuration_mistakes_are_clear_errors(spark, change, message):
+    params = {**copy.deepcopy(TIME_PARAMS), **change}
+    with pytest.raises(ConfigError, match=message):
+        assign_split(_flights(spark), params)
