@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 def counts_by(df: DataFrame, columns: list[str]) -> dict[tuple, int]:
     """Returns row counts per distinct value of `columns` (only aggregates reach the driver)."""
-    rows = df.groupBy(*columns).count().collect()
+    rows = df.groupBy(*columns).count().collect()  # bounded: one row per group
     return {tuple(row[c] for c in columns): row["count"] for row in rows}
 
 
