@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import pytest
+
+from ml_lifecycle.model import predict_raw
 
 ROOT = Path(__file__).parents[1]
 KEDRO = str(Path(sys.executable).with_name("kedro"))
@@ -47,6 +50,37 @@ def test_default_pipeline_on_the_test_slice_accounts_for_every_row(spark, tmp_pa
     assert primary.filter("arr_delay IS NULL OR temp IS NULL OR tailnum IS NULL").count() == 0
     stats = json.loads((tmp_path / "03_primary/cleaning_statistics.json").read_text())
     assert stats["fitted_on_rows"] == 3274
+
+    # Data quality, then features: every clean row is validated, split and accounted for.
+    quality, features = report["data_quality"], report["features"]
+    assert quality["in"] == 3274 and quality["kept"] + quality["quarantined"] == 3274
+    assert features["in"] == quality["kept"]
+    assert features["kept"] + features["quarantined"] == features["in"]
+    assert sum(features["kept_by_split"].values()) == features["kept"]
+    feature_stats = json.loads((tmp_path / "04_feature/feature_statistics.json").read_text())
+    assert feature_stats["rows_by_split"]["train"] == features["kept_by_split"]["train"]
+
+    # The trained model takes raw rows (its preprocessing came from the train split).
+    model = keras.models.load_model(tmp_path / "06_models/model.keras")
+    test_rows = spark.read.parquet(str(tmp_path / "05_model_input/test.parquet")).limit(8)
+    scores = predict_raw(model, test_rows.toPandas())
+    assert scores.shape[0] == 8 and ((scores >= 0) & (scores <= 1)).all()
+    summary = json.loads((tmp_path / "06_models/training_history.json").read_text())["summary"]
+    assert (
+        1 <= summary["epochs_run"] <= 3
+        and summary["train_rows"] == feature_stats["rows_by_split"]["train"]
+    )
+
+    # Model and baseline are scored on the same test rows; every plot is written.
+    metrics = json.loads((tmp_path / "08_reporting/evaluation/metrics.json").read_text())
+    assert metrics["model"]["rows"] == metrics["baseline"]["rows"]
+    assert metrics["model"]["rows"] == features["kept_by_split"]["test"]
+    assert 0.0 <= metrics["model"]["roc_auc"] <= 1.0
+    assert set(metrics["slices"]["model"]) == {"origin", "carrier"}
+    by_origin = metrics["slices"]["model"]["origin"].values()
+    assert sum(s["rows"] for s in by_origin) == metrics["model"]["rows"]
+    plots = {p.name for p in (tmp_path / "08_reporting/evaluation/plots").iterdir()}
+    assert {"training_curves.png", "roc_curve.png", "confusion_matrix.png"} <= plots
 
 
 def test_stages_run_alone_and_keep_each_others_accounting(tmp_path):
