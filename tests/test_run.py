@@ -19,13 +19,15 @@ KEDRO = str(Path(sys.executable).with_name("kedro"))
 pytestmark = pytest.mark.e2e
 
 
-def kedro_run(*args: str, params: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    cmd = [KEDRO, "run", "--env", "test", *args]
+def kedro_run(
+    *args: str, params: dict[str, str] | None = None, env: str = "test"
+) -> subprocess.CompletedProcess:
+    cmd = [KEDRO, "run", "--env", env, *args]
     if params:
         cmd += ["--params", ",".join(f"{k}={v}" for k, v in params.items())]
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "200"}
+    environ = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "200"}
     return subprocess.run(
-        cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+        cmd, check=False, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=600
     )
 
 
@@ -142,3 +144,29 @@ def test_missing_raw_data_says_where_to_put_it(tmp_path):
     )
     assert result.returncode != 0
     assert "no files at" in " ".join((result.stdout + result.stderr).split())
+
+
+def test_the_regression_task_runs_by_configuration_only(tmp_path):
+    # conf/regression on the committed slice: the slice's paths and row-count bounds by --params.
+    slice_dir = ROOT / "data/01_raw/nycflights13_slice"
+    params = {
+        "raw_dir": str(slice_dir),
+        "flights_path": str(slice_dir / "flights.csv.gz"),
+        "data_dir": str(tmp_path),
+        "data_quality_overrides.row_count.min_value": "3000",
+        "data_quality_overrides.row_count.max_value": "4000",
+        "training.epochs": "2",
+    }
+    result = kedro_run(params=params, env="regression")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    statistics = json.loads((tmp_path / "04_feature/feature_statistics.json").read_text())
+    assert statistics["task"] == "regression"
+    assert statistics["label"]["mean"] > 0  # minutes of arrival delay, not a 0/1 rate
+    metrics = json.loads((tmp_path / "08_reporting/evaluation/metrics.json").read_text())
+    for side in ("model", "baseline"):
+        assert {"rmse", "mae", "r2"} <= set(metrics[side])
+        assert metrics[side]["rmse"] > 0 and metrics[side]["mae"] > 0
+    assert metrics["model"]["rows"] == metrics["baseline"]["rows"]
+    plots = {p.name for p in (tmp_path / "08_reporting/evaluation/plots").iterdir()}
+    assert "residuals.png" in plots
