@@ -74,6 +74,17 @@ def _numeric_branch(name: str, stats: dict[str, Any], inputs):
     return x
 
 
+def _binned_branch(name: str, stats: dict[str, Any], inputs, params: dict[str, Any]):
+    # The raw value's quantile bin, embedded: lets the network learn a non-linear effect per
+    # column (piecewise constant) beside the normalized value's linear one.
+    edges = stats["bin_edges"]
+    x = FillMissing(stats["fill"], name=f"{name}_bin_fill", dtype="float32")(inputs)
+    x = layers.Discretization(bin_boundaries=edges, name=f"{name}_bin", dtype="float32")(x)
+    width = embedding_dim(len(edges) + 1, params.get("embedding") or {})
+    x = layers.Embedding(len(edges) + 1, width, name=f"{name}_bin_embedding")(x)
+    return layers.Flatten(name=f"{name}_bin_flat")(x)
+
+
 def lookup_vocabulary(vocab: dict[str, Any]) -> list:
     """Returns the values a lookup layer indexes 1..n (0 is out-of-vocabulary and missing)."""
     if vocab["kind"] == "string":
@@ -105,6 +116,11 @@ def build_model(
     }
     indices = {n: keras.Input(shape=(1,), name=n, dtype="int64") for n in statistics["categorical"]}
     numeric = [_numeric_branch(n, s, numeric_inputs[n]) for n, s in statistics["numeric"].items()]
+    numeric += [
+        _binned_branch(n, s, numeric_inputs[n], params)
+        for n, s in statistics["numeric"].items()
+        if s.get("bin_edges")
+    ]
     embeddings, flatten = {}, {}
     for name, vocab in statistics["categorical"].items():
         size = len(lookup_vocabulary(vocab)) + 1

@@ -75,6 +75,16 @@ def test_statistics_come_from_the_train_split_only(spark):
     assert stats["categorical"]["carrier"]["vocabulary"] == ["AA", "UA"]  # not ZZ, not YY
     assert stats["label"] == {"rows": 4, "class_counts": {0: 2, 1: 2}}
     assert stats["rows_by_split"] == {"train": 4, "validation": 1, "test": 1}
+    assert "bin_edges" not in distance  # numeric_bins off
+
+
+def test_bin_edges_are_train_quantiles(spark):
+    params = {**TIME_PARAMS, "numeric_bins": 4}
+    table, _ = assign_split(_flights(spark), params)
+    stats = fit_feature_statistics(table, params)
+    # Quartiles of the train values 100..400; 5000 and 9000 (validation, test) stay out.
+    assert stats["numeric"]["distance"]["bin_edges"] == [100.0, 200.0, 300.0]
+    assert stats["numeric"]["rain"]["bin_edges"] == [0.0, 1.0, 3.0]  # nulls left out
 
 
 def test_time_split_by_fractions_places_cutoffs_at_time_quantiles(spark):

@@ -124,11 +124,16 @@ def assign_split(validated: DataFrame, params: dict[str, Any]) -> tuple[DataFram
     return table, quarantine
 
 
-def _numeric_stats(train: DataFrame, numeric: dict[str, str]) -> dict[str, dict[str, float]]:
+def _numeric_stats(
+    train: DataFrame, numeric: dict[str, str], bins: int = 0
+) -> dict[str, dict[str, Any]]:
     aggs = []
+    quantiles = [i / bins for i in range(1, bins)] if bins > 1 else []
     for name, method in numeric.items():
         value = col(name).cast("double")
         value = F.when(F.isnan(value), None).otherwise(value)
+        if quantiles:  # bin edges of the raw value, in the same pass
+            aggs.append(F.percentile_approx(value, quantiles, 10_000).alias(f"{name}__edges"))
         if method == "log_zscore":
             # log1p of the non-negative part: the model applies the same transform. (`greatest`
             # skips nulls, so a missing value must stay missing explicitly.)
@@ -158,6 +163,9 @@ def _numeric_stats(train: DataFrame, numeric: dict[str, str]) -> dict[str, dict[
             "fill": float(row[f"{name}__raw_mean"]),
             "count": int(row[f"{name}__count"]),
         }
+        if quantiles:
+            # Distinct edges only: a column with few values (e.g. precip) gets fewer bins.
+            stats[name]["bin_edges"] = sorted({float(e) for e in row[f"{name}__edges"] or []})
     return stats
 
 
@@ -187,7 +195,9 @@ def _vocabulary(train: DataFrame, name: str, spec: dict[str, Any]) -> dict[str, 
 def fit_feature_statistics(feature_table: DataFrame, params: dict[str, Any]) -> dict[str, Any]:
     """Returns the statistics of the train split: numeric moments, vocabularies, label balance."""
     train = feature_table.filter(col(SPLIT) == "train")
-    numeric = _numeric_stats(train, params.get("numeric") or {})
+    numeric = _numeric_stats(
+        train, params.get("numeric") or {}, int(params.get("numeric_bins") or 0)
+    )
     categorical = {
         name: _vocabulary(train, name, spec or {})
         for name, spec in (params.get("categorical") or {}).items()
