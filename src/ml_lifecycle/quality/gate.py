@@ -30,9 +30,11 @@ def describe_failure(record: dict[str, Any]) -> str:
     if record.get("error"):
         return f"{line}: could not be evaluated: {record['error']}"
     if record.get("unexpected_count") is not None:
+        # GX's percent is of the non-null values, except for not-null itself (of all rows).
+        of = "rows" if record["type"] == "expect_column_values_to_not_be_null" else "non-null"
         line += (
             f": {record['unexpected_count']:,} unexpected values"
-            f" ({record['unexpected_percent'] or 0:.4g}% of non-null)"
+            f" ({record['unexpected_percent'] or 0:.4g}% of {of})"
         )
     if record.get("observed_value") is not None:
         line += f": observed {record['observed_value']!r}"

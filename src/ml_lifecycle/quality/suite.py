@@ -27,6 +27,7 @@ from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import NumericType, StringType
 
 from ml_lifecycle.errors import ConfigError
 from ml_lifecycle.spark_utils import checked_expr, col, require_columns
@@ -102,9 +103,9 @@ class Expectation:
             expected = c.isNull() | expected
         return F.coalesce(~expected, F.lit(False))
 
-    def to_gx(self) -> gx.expectations.Expectation:
+    def to_gx(self, where: str | None = None) -> gx.expectations.Expectation:
         """Returns the GX Core expectation of this entry."""
-        return _gx_class(self.type, self.name)(
+        return _gx_class(self.type, where or self.name)(
             **self.kwargs,
             severity=self.severity,
             meta={"name": self.name, "quarantine": self.quarantine},
@@ -149,6 +150,18 @@ def _gx_class(kind: str, where: str) -> type:
     return cls
 
 
+def _check_bounds(exp: Expectation, at: str) -> None:
+    # GX checks these only when it computes the metric, after the Spark jobs have run.
+    if not exp.type.endswith("_to_be_between"):
+        return
+    low, high = exp.kwargs.get("min_value"), exp.kwargs.get("max_value")
+    if exp.type == "expect_column_values_to_be_between" and low is None and high is None:
+        raise ConfigError(f"{at}: set min_value, max_value or both.")
+    numbers = (int, float)
+    if isinstance(low, numbers) and isinstance(high, numbers) and low > high:
+        raise ConfigError(f"{at}: min_value {low!r} is greater than max_value {high!r}.")
+
+
 def _snake(class_name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
 
@@ -174,7 +187,7 @@ def parse_suite(
             hint = f" Did you mean '{close[0]}'?" if close else ""
             raise ConfigError(f"{where}: the override '{name}' names no expectation.{hint}")
         declared[name] = {**declared[name], **changes}
-    expectations = []
+    expectations, seen = [], set()
     for key, raw in declared.items():
         for name, spec in _entries(key, raw, f"{where}.expectations.{key}"):
             at = f"{where}.expectations.{name}"
@@ -182,25 +195,28 @@ def parse_suite(
             if severity not in SEVERITIES:
                 raise ConfigError(f"{at}: severity must be one of {SEVERITIES}, not {severity!r}.")
             kwargs = {k: v for k, v in spec.items() if k not in OWN_KEYS}
+            quarantine = spec.get("quarantine", False)
+            if not isinstance(quarantine, bool):
+                raise ConfigError(f"{at}: quarantine must be true or false, not {quarantine!r}.")
+            if name in seen:
+                raise ConfigError(f"{at}: two expectations are called '{name}'.")
+            seen.add(name)
             exp = Expectation(
                 name=name,
                 type=spec["type"],
                 kwargs=kwargs,
                 severity=severity,
-                quarantine=bool(spec.get("quarantine", False)),
+                quarantine=quarantine,
                 notes=spec.get("notes"),
             )
-            if exp.type == "expect_column_values_to_be_between" and all(
-                kwargs.get(k) is None for k in ("min_value", "max_value")
-            ):
-                raise ConfigError(f"{at}: set min_value, max_value or both.")
+            _check_bounds(exp, at)
             if exp.quarantine and not exp.row_level:
                 raise ConfigError(
                     f"{at}: quarantine works for row-level expectations only "
                     f"({', '.join(sorted(EXPECTED))}), not {exp.type}."
                 )
             try:
-                exp.to_gx()
+                exp.to_gx(at)
             except ConfigError:
                 raise
             except Exception as exc:  # GX validates its kwargs with pydantic
@@ -214,6 +230,21 @@ def parse_suite(
     )
 
 
+# Kinds whose column must be numeric (with numeric bounds), or a string.
+NUMERIC = (
+    "expect_column_values_to_be_between",
+    "expect_column_mean_to_be_between",
+    "expect_column_median_to_be_between",
+    "expect_column_stdev_to_be_between",
+    "expect_column_sum_to_be_between",
+)
+STRING = (
+    "expect_column_values_to_match_regex",
+    "expect_column_values_to_not_match_regex",
+    "expect_column_value_lengths_to_be_between",
+)
+
+
 def with_derived(df: DataFrame, suite: Suite) -> DataFrame:
     """Returns `df` with the suite's derived columns added (checked before any job runs)."""
     where = f"{suite.name}.derived"
@@ -223,13 +254,53 @@ def with_derived(df: DataFrame, suite: Suite) -> DataFrame:
 
 
 def check_columns(df: DataFrame, suite: Suite) -> None:
-    """Raises ConfigError naming the expectation when one reads a column `df` does not have."""
+    """Raises ConfigError naming the expectation when one reads a column `df` does not have, a
+    column of the wrong type, or a regex Spark cannot compile (schema only, no Spark job)."""
+    types = {f.name: f.dataType for f in df.schema.fields}
     for exp in suite.expectations:
-        require_columns(df.columns, exp.columns, f"{suite.name}.expectations.{exp.name}")
+        at = f"{suite.name}.expectations.{exp.name}"
+        require_columns(df.columns, exp.columns, at)
+        column = exp.kwargs.get("column")
+        if column is None:
+            continue
+        dtype = types[column]
+        bounds = [exp.kwargs.get(k) for k in ("min_value", "max_value")]
+        numeric_bounds = any(isinstance(b, int | float) for b in bounds)
+        if exp.type in NUMERIC and numeric_bounds and not isinstance(dtype, NumericType):
+            raise ConfigError(
+                f"{at}: {exp.type} needs a numeric column; '{column}' is "
+                f"{dtype.simpleString()} (derive a numeric column under 'derived')."
+            )
+        if exp.type in STRING and not isinstance(dtype, StringType):
+            raise ConfigError(
+                f"{at}: {exp.type} needs a string column; '{column}' is {dtype.simpleString()} "
+                "(derive a string column under 'derived', e.g. CAST(x AS STRING))."
+            )
+        if "regex" in exp.kwargs:
+            _check_regex(df, str(exp.kwargs["regex"]), at)
+
+
+def _check_regex(df: DataFrame, regex: str, at: str) -> None:
+    # Spark's rlike is Java's regex dialect: compile it there when the JVM is at hand.
+    jvm = getattr(df.sparkSession, "_jvm", None)
+    try:
+        if jvm is not None:
+            jvm.java.util.regex.Pattern.compile(regex)
+        else:
+            re.compile(regex)
+    except Exception as exc:  # Py4JJavaError (PatternSyntaxException) or re.error
+        detail = str(exc).strip().splitlines()
+        message = next((line for line in detail if "PatternSyntaxException" in line), detail[0])
+        raise ConfigError(f"{at}: the regex {regex!r} is invalid: {message}") from None
+
+
+def with_derived_checked(df: DataFrame, suite: Suite) -> DataFrame:
+    """Returns `df` with the derived columns, after checking every column the suite reads."""
+    derived = with_derived(df, suite)
+    check_columns(derived, suite)
+    return derived
 
 
 def prepare(df: DataFrame, suite: Suite) -> DataFrame:
     """Returns the derived columns plus only the columns the suite reads, after checking them."""
-    derived = with_derived(df, suite)
-    check_columns(derived, suite)
-    return derived.select(*[col(c) for c in suite.columns])
+    return with_derived_checked(df, suite).select(*[col(c) for c in suite.columns])

@@ -91,9 +91,9 @@ def account_data_quality(
     by_reason = {reason: n for (reason,), n in counts_by(quarantine, [REASON]).items()}
     record = check_stage("data_quality", primary.count(), validated.count(), by_reason)
     suite = _suite(suite_config, overrides)
-    applied = [
-        r for r in summary["expectations"] if r["quarantine"] and _reason(r["name"]) in by_reason
-    ]
+    # Every quarantining expectation that found rows, even one whose rows all carry another
+    # expectation's reason (a row gets the first reason it fails).
+    applied = [r for r in summary["expectations"] if r["quarantine"] and r["unexpected_count"]]
     if applied:
         # Every row an applied predicate selects is in the quarantine (whatever its first reason),
         # so counting each predicate there must give exactly GX's unexpected count.
