@@ -17,6 +17,8 @@ from pyspark.sql.types import (
     BooleanType,
     DateType,
     DecimalType,
+    DoubleType,
+    FloatType,
     NumericType,
     StringType,
     TimestampNTZType,
@@ -24,6 +26,8 @@ from pyspark.sql.types import (
 )
 
 from ml_lifecycle.spark_utils import col, require_columns
+
+APPROX_RSD = 0.01
 
 
 def _kind(dtype: Any) -> str:
@@ -36,6 +40,10 @@ def _kind(dtype: Any) -> str:
     if isinstance(dtype, DateType | TimestampType | TimestampNTZType):
         return "temporal"
     return "other"
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _plain(value: Any) -> Any:
@@ -55,8 +63,13 @@ def profile_dataset(df: DataFrame, params: dict[str, Any]) -> dict[str, Any]:
         c, kind = col(f.name), _kind(f.dataType)
         aggs += [
             F.sum(c.isNull().cast("long")).alias(f"n{i}"),
-            F.approx_count_distinct(c).alias(f"d{i}"),
+            # 1 % error: a unique column is then never estimated below 95 % of its rows.
+            F.approx_count_distinct(c, rsd=APPROX_RSD).alias(f"d{i}"),
         ]
+        if isinstance(f.dataType, FloatType | DoubleType):
+            # Spark orders NaN above every number: min/max/quantiles are of the other values.
+            aggs.append(F.sum(F.isnan(c).cast("long")).alias(f"nan{i}"))
+            c = F.when(~F.isnan(c), c)
         if kind in ("numeric", "temporal", "string"):
             aggs += [F.min(c).alias(f"lo{i}"), F.max(c).alias(f"hi{i}")]
         if kind == "numeric":
@@ -79,6 +92,8 @@ def profile_dataset(df: DataFrame, params: dict[str, Any]) -> dict[str, Any]:
             "null_fraction": round(nulls / rows, 6) if rows else None,
             "approx_distinct": row[f"d{i}"],
         }
+        if isinstance(f.dataType, FloatType | DoubleType):
+            stats["nan_count"] = row[f"nan{i}"] or 0
         if kind in ("numeric", "temporal", "string"):
             stats["min"], stats["max"] = _plain(row[f"lo{i}"]), _plain(row[f"hi{i}"])
         if kind == "numeric":
@@ -153,12 +168,20 @@ def draft_suite(profile: dict[str, Any], params: dict[str, Any]) -> str:
         }
     for name, s in columns.items():
         if s.get("unique"):
+            # An aggregate (distinct count), not expect_column_values_to_be_unique's window.
             expectations[f"{name}_unique"] = {
-                "type": "expect_column_values_to_be_unique",
+                "type": "expect_column_proportion_of_unique_values_to_be_between",
                 "column": name,
+                "min_value": 1.0,
                 "severity": "warning",
             }
-        if s["kind"] == "numeric" and s.get("min") is not None:
+        # NaN or infinite values would fail a range of the finite ones: no range is drafted.
+        if (
+            s["kind"] == "numeric"
+            and _finite(s.get("min"))
+            and _finite(s.get("max"))
+            and not s.get("nan_count")
+        ):
             expectations[f"{name}_range"] = {
                 "type": "expect_column_values_to_be_between",
                 "column": name,
