@@ -43,7 +43,7 @@ def validate_data_quality(
         primary,
         suite,
         example_count=int(params.get("example_values", 5)),
-        cache=bool(params.get("cache", True)),
+        cache=bool(params.get("cache", False)),
     )
     summary["validated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     return summary, docs
