@@ -159,3 +159,17 @@ def test_an_override_turns_a_warning_into_a_stop(primary):
         "(value_set=['EWR', 'JFK', 'LGA']): 2 unexpected values (40% of non-null); "
         "e.g. 'XXX', 'YYY' [rows quarantined]"
     ) in message
+
+
+@pytest.mark.parametrize(("mostly", "stops"), [(0.6, False), (0.9, True)])
+def test_a_critical_quarantine_with_mostly_moves_a_few_rows_and_stops_on_many(
+    primary, mostly, stops
+):
+    # Month: 5 values, 2 out of range: 60 % valid.
+    overrides = {"month_in_range": {"severity": "critical", "mostly": mostly}}
+    summary, _ = validate_data_quality(primary, SUITE, overrides, PARAMS)
+    if stops:
+        with pytest.raises(DataQualityError, match=r"- month_in_range: .* 2 unexpected values"):
+            check_quality_gate(summary)
+    else:
+        assert check_quality_gate(summary) == ["month_in_range", "known_origin"]
