@@ -10,7 +10,7 @@ ROWS ?= 1000000
 export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: help install java run test lint format bench bench-ingest lock clean-data
+.PHONY: help install java run test lint format bench bench-ingest bench-validate bench-input lock clean-data
 
 help:  ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -42,10 +42,18 @@ lint: install  ## ruff check and format check only
 format: install  ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
-bench: bench-ingest  ## Every benchmark
+bench: bench-ingest bench-validate bench-input  ## Every benchmark
 
 bench-ingest: install  ## Ingestion+cleaning: Kedro vs hand-tuned PySpark vs pandas (ROWS=1000000)
 	$(BIN)/python benchmarks/ingest.py --rows $(ROWS)
+
+bench-validate: install  ## GX validation of the flights suite vs one plain Spark pass (ROWS=1000000)
+	@test -f data/03_primary/flights.parquet/_SUCCESS || $(BIN)/kedro run --pipelines ingestion,cleaning
+	$(BIN)/python benchmarks/validate.py --rows $(ROWS)
+
+bench-input: install  ## Training fed by Parquet-streamed tf.data vs in-memory arrays (the sample)
+	@test -f data/05_model_input/train.parquet/_SUCCESS || $(BIN)/kedro run --to-nodes make_model_input
+	$(BIN)/python benchmarks/input_pipeline.py
 
 lock:  ## Re-resolve the dependencies and rewrite requirements.lock
 	rm -rf /tmp/ml-lifecycle-lock && $(PYTHON) -m venv /tmp/ml-lifecycle-lock
