@@ -100,6 +100,15 @@ def test_clip_keeps_the_row_at_the_bound(spark, intermediate):
     assert max(r.y for r in primary.collect()) <= stats["outliers"]["y"]["upper"]
 
 
+def test_clip_leaves_a_missing_value_to_imputation(spark, intermediate):
+    # Spark's greatest() skips nulls: an unguarded clip would turn a missing x into its lower bound.
+    params = {**PARAMS, "outliers": {"x": {"method": "iqr", "k": 0.1, "action": "clip"}}}
+    stats = fit_cleaning_statistics(intermediate, params)
+    assert stats["outliers"]["x"]["lower"] != stats["impute"]["x"]
+    primary, _ = clean(intermediate, stats, params)
+    assert {r.key: r.x for r in primary.collect()}[10] == stats["impute"]["x"]
+
+
 def test_missing_target_can_become_a_value_of_its_own(spark, intermediate):
     params = {**PARAMS, "target": {"column": "target", "on_missing": "fill", "fill_value": -1}}
     stats = fit_cleaning_statistics(intermediate, params)

@@ -213,7 +213,9 @@ def clean(
     for name, spec in outliers.items():
         lower, upper = statistics["outliers"][name]["lower"], statistics["outliers"][name]["upper"]
         if spec.get("action") == "clip" and lower is not None:
-            fixes[name] = F.least(F.greatest(col(name), F.lit(lower)), F.lit(upper))
+            # greatest() skips nulls: a missing value must stay missing (imputation fills it).
+            clipped = F.least(F.greatest(col(name), F.lit(lower)), F.lit(upper))
+            fixes[name] = F.when(col(name).isNotNull(), clipped)
     dtypes = dict(df.dtypes)
     for name, value in statistics["impute"].items():
         if value is not None:
