@@ -21,6 +21,7 @@ FEATURES = {
     "class_names": ["no", "yes"],
     "forbidden": ["noise"],
     "numeric": {"x1": "zscore", "x2": "minmax", "x3": "log_zscore"},
+    "numeric_bins": 8,  # bin embeddings too, so every training test covers them
     "categorical": {"cat": {"top_k": 10}, "hour": {"top_k": 30}},
     "passthrough": ["region"],
     "split": {

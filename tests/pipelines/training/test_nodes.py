@@ -117,6 +117,8 @@ def test_saved_model_scores_raw_rows_with_unseen_and_missing_values(trained, sha
     dataset = KerasModelDataset(str(tmp_path / "model.keras"))
     dataset.save(model)
     loaded = dataset.load()  # safe_mode: only registered layers
+    bins = loaded.get_layer("x1_bin").get_config()["bin_boundaries"]
+    assert bins == statistics["numeric"]["x1"]["bin_edges"] and len(bins) == 7
     raw = pd.DataFrame(
         {
             "x1": [2.5, -2.5, None, 0.1],
