@@ -1,10 +1,35 @@
 """Project settings: hooks, the config loader and where its files are."""
 
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
 from kedro.config import OmegaConfigLoader
 
-from ml_lifecycle.hooks import SparkHooks
+from ml_lifecycle.hooks import MlflowRunHooks, SparkHooks
 
-HOOKS = (SparkHooks(),)
+# kedro-mlflow's hook (one MLflow run per `kedro run`) registers itself from its entry point;
+# MlflowRunHooks adds the project's tags, metrics, artifacts, failure record and promotion.
+HOOKS = (SparkHooks(), MlflowRunHooks())
+
+_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = _ROOT if (_ROOT / "pyproject.toml").is_file() else Path.cwd()
+
+
+def tracking_uri() -> str:
+    """$MLFLOW_TRACKING_URI when set, else sqlite:///<project>/mlflow.db (MLflow 3's default)."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
+
+
+def artifact_root(uri: str) -> str | None:
+    """Artifacts of a local sqlite store live beside it (<dir>/mlruns); a server chooses its own."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "sqlite":
+        return None
+    return (Path(parsed.path).parent / "mlruns").as_uri()
+
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 # Expectation suites (conf/<env>/expectations/*.yml) load as parameters: one top-level key each.
@@ -13,9 +38,14 @@ CONFIG_LOADER_ARGS = {
     "default_run_env": "local",
     # An env (and `--params a.b=v`) changes only the keys it names; with Kedro's default
     # "destructive" merge, one key in conf/<env>/parameters*.yml would replace a whole section.
-    "merge_strategy": {"parameters": "soft", "spark": "soft"},
+    "merge_strategy": {"parameters": "soft", "spark": "soft", "mlflow": "soft"},
     "config_patterns": {
         "spark": ["spark*", "spark*/**"],
+        "mlflow": ["mlflow*", "mlflow*/**"],
         "parameters": ["parameters*", "parameters*/**", "**/parameters*", "expectations/**"],
+    },
+    "custom_resolvers": {
+        "ml.tracking_uri": tracking_uri,
+        "ml.artifact_root": artifact_root,
     },
 }
