@@ -4,13 +4,37 @@ from __future__ import annotations
 
 import gzip
 import os
+import tempfile
 from pathlib import Path
 
+import mlflow
 import pytest
 from pyspark.sql import SparkSession
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+# Nothing a test runs may write to the project's mlflow.db (or a server the shell points at):
+# every MLflow run of the session, in-process or `kedro run`, goes to a temporary store.
+_SESSION_STORE = Path(tempfile.mkdtemp(prefix="ml-lifecycle-mlflow-"))
+os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_SESSION_STORE / 'mlflow.db'}"
+
+
+@pytest.fixture
+def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh tracking store and registry in tmp_path (artifacts too), active for this test."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    experiment = mlflow.create_experiment("tests", artifact_location=(tmp_path / "mlruns").as_uri())
+    mlflow.set_experiment(experiment_id=experiment)
+    yield uri
+    while mlflow.active_run():
+        mlflow.end_run()
+    session_uri = f"sqlite:///{_SESSION_STORE / 'mlflow.db'}"
+    mlflow.set_tracking_uri(session_uri)
+    mlflow.set_registry_uri(session_uri)
 
 
 @pytest.fixture(scope="session")

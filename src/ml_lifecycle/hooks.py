@@ -228,8 +228,9 @@ def _log_dataset(run_id: str, dataset: Any, data: Any, spec: dict[str, Any]) -> 
         for start in range(0, len(metrics), 1000):
             client.log_batch(run_id, metrics=metrics[start : start + 1000])
         if spec.get("tags"):
-            for key, value in values.items():
-                client.set_tag(run_id, key, f"{value:g}")
+            # One readable tag per stage: "in=3368 kept=3274 quarantined=94".
+            counts = " ".join(f"{k}={data[k]}" for k in ("in", "kept", "quarantined") if k in data)
+            client.set_tag(run_id, spec["metrics"], counts)
     if spec.get("history") and isinstance(data, dict):
         now = int(time.time() * 1000)
         metrics = [

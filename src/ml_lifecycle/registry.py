@@ -85,10 +85,12 @@ def gate_checks(
     checks = [
         _check(m, candidate.get(m), ">=", float(b), "minimum")
         for m, b in (params.get("minimum") or {}).items()
+        if b is not None
     ]
     checks += [
         _check(m, candidate.get(m), "<=", float(b), "maximum")
         for m, b in (params.get("maximum") or {}).items()
+        if b is not None
     ]
     if champion is not None:
         metric, margin = params["metric"], float(params.get("margin", 0.0))

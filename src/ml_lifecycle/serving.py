@@ -9,6 +9,7 @@ columns (missing values allowed) and returns the model's output for each row.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from importlib.metadata import version
@@ -93,7 +94,13 @@ class _Flavor:
         **kwargs: Any,
     ) -> None:
         os.makedirs(path, exist_ok=True)
-        mlflow.keras.save_model(model, path=path, mlflow_model=mlflow_model, **kwargs)
+        keras_logger = logging.getLogger("mlflow.keras.save")
+        level = keras_logger.level
+        keras_logger.setLevel(logging.ERROR)  # "no signature": it is added below
+        try:
+            mlflow.keras.save_model(model, path=path, mlflow_model=mlflow_model, **kwargs)
+        finally:
+            keras_logger.setLevel(level)
         # The loader and the custom layers travel with the model: pyfunc puts code/ on sys.path.
         shutil.copytree(
             PACKAGE_DIR,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlparse
 
 from kedro.config import OmegaConfigLoader
 
@@ -25,10 +24,11 @@ def tracking_uri() -> str:
 
 def artifact_root(uri: str) -> str | None:
     """Artifacts of a local sqlite store live beside it (<dir>/mlruns); a server chooses its own."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "sqlite":
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
         return None
-    return (Path(parsed.path).parent / "mlruns").as_uri()
+    # sqlite:////abs/path.db is absolute; sqlite:///name.db is relative to the working directory.
+    return (Path(uri[len(prefix) :].split("?", maxsplit=1)[0]).resolve().parent / "mlruns").as_uri()
 
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader

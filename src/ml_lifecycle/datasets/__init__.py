@@ -1,13 +1,15 @@
-"""Kedro datasets of the project: raw sources, merged JSON reports, model input, Keras models."""
+"""Kedro datasets of the project: raw sources, JSON reports, model input, Keras, MLflow models."""
 
 from .json_section import JSONSectionDataset
 from .keras_model import KerasModelDataset
+from .mlflow_model import MlflowModelDataset
 from .parquet_shards import ParquetShardsDataset
 from .spark_sources import SparkSourcesDataset
 
 __all__ = [
     "JSONSectionDataset",
     "KerasModelDataset",
+    "MlflowModelDataset",
     "ParquetShardsDataset",
     "SparkSourcesDataset",
 ]

@@ -89,13 +89,14 @@ def _slices(
     return out
 
 
-def _evaluate(
+def score_and_evaluate(
     predict: Callable[[dict[str, np.ndarray]], np.ndarray],
     validation: pads.Dataset,
     test: pads.Dataset,
     statistics: dict[str, Any],
     params: dict[str, Any],
 ) -> dict[str, Any]:
+    """Returns test metrics, slices and plot data of `predict` (threshold from validation)."""
     task, spec = statistics["task"], input_spec(statistics)
     max_rows = params.get("max_rows")
     slices = tuple(params.get("slices") or [])
@@ -130,7 +131,7 @@ def evaluate_model(
     def predict(inputs: dict[str, np.ndarray]) -> np.ndarray:
         return np.asarray(model.predict_on_batch(inputs))
 
-    result = _evaluate(predict, validation, test, statistics, params)
+    result = score_and_evaluate(predict, validation, test, statistics, params)
     logger.info("Model on the test split: %s", _headline(result["metrics"]))
     return result
 
@@ -197,7 +198,7 @@ def evaluate_baseline(
             return model.predict_proba(matrix)[:, 1]
         return model.predict_proba(matrix) if task == "multiclass" else model.predict(matrix)
 
-    result = _evaluate(predict, validation, test, statistics, params)
+    result = score_and_evaluate(predict, validation, test, statistics, params)
     result["fit"] = {
         "estimator": type(model).__name__,
         "train_rows": len(y_train),

@@ -16,7 +16,7 @@ import tensorflow as tf
 from ml_lifecycle.devices import configure
 from ml_lifecycle.errors import ConfigError
 from ml_lifecycle.input_pipeline import count_rows, make_dataset, training_inputs
-from ml_lifecycle.model import build_model, compile_model
+from ml_lifecycle.model import build_model, compile_model, input_spec
 
 logger = logging.getLogger(__name__)
 
@@ -179,3 +179,12 @@ def train_model(
         devices["strategy"],
     )
     return model, {"summary": summary, "history": history}
+
+
+def package_model(
+    model: keras.Model, test: pads.Dataset, statistics: dict[str, Any], example_rows: int = 5
+) -> dict[str, Any]:
+    """Returns what MLflow logs with the model: it, its statistics and raw test rows as example."""
+    columns = list(input_spec(statistics))
+    example = test.head(example_rows, columns=columns).to_pandas()
+    return {"model": model, "statistics": statistics, "input_example": example}

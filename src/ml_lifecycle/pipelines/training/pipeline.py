@@ -1,8 +1,8 @@
-"""Training pipeline: 05_model_input shards + feature statistics -> 06_models."""
+"""Training pipeline: 05_model_input shards + feature statistics -> 06_models, logged to MLflow."""
 
 from kedro.pipeline import Pipeline, node
 
-from .nodes import train_model
+from .nodes import package_model, train_model
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -19,6 +19,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs=["model", "training_history"],
                 name="train_model",
+            ),
+            node(
+                package_model,
+                inputs=["model", "model_input_test", "feature_statistics"],
+                outputs="logged_model",
+                name="log_model",
             ),
         ],
         tags=["training"],
