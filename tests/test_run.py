@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 import keras
+import mlflow
 import pytest
+from mlflow import MlflowClient
+from mlflow.types import DataType
 
 from ml_lifecycle.model import predict_raw
 
@@ -20,12 +23,17 @@ pytestmark = pytest.mark.e2e
 
 
 def kedro_run(
-    *args: str, params: dict[str, str] | None = None, env: str = "test"
+    *args: str,
+    params: dict[str, str] | None = None,
+    env: str = "test",
+    tracking: Path | None = None,
 ) -> subprocess.CompletedProcess:
     cmd = [KEDRO, "run", "--env", env, *args]
     if params:
         cmd += ["--params", ",".join(f"{k}={v}" for k, v in params.items())]
     environ = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "200"}
+    if tracking is not None:  # else the session's temporary store (tests/conftest.py)
+        environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tracking}"
     return subprocess.run(
         cmd, check=False, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=600
     )
@@ -36,7 +44,8 @@ def accounting(data_dir: Path) -> dict:
 
 
 def test_default_pipeline_on_the_test_slice_accounts_for_every_row(spark, tmp_path):
-    result = kedro_run(params={"data_dir": str(tmp_path)})
+    store = tmp_path / "mlflow.db"
+    result = kedro_run(params={"data_dir": str(tmp_path)}, tracking=store)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     report = accounting(tmp_path)
@@ -83,6 +92,100 @@ def test_default_pipeline_on_the_test_slice_accounts_for_every_row(spark, tmp_pa
     assert sum(s["rows"] for s in by_origin) == metrics["model"]["rows"]
     plots = {p.name for p in (tmp_path / "08_reporting/evaluation/plots").iterdir()}
     assert {"training_curves.png", "roc_curve.png", "confusion_matrix.png"} <= plots
+    _check_mlflow_record(store, report, metrics, summary, model, test_rows.toPandas())
+    _check_the_gate_keeps_the_champion(store, tmp_path)
+
+
+def _check_mlflow_record(store, report, metrics, summary, model, rows) -> None:
+    # MLflow recorded the run: parameters, metrics, curves, reports, the model, the gate.
+    features = report["features"]
+    client = MlflowClient(tracking_uri=f"sqlite:///{store}")
+    (run,) = client.search_runs(client.get_experiment_by_name("ml-lifecycle").experiment_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["training.epochs"] == "3"
+    assert run.data.params["features.split.method"] == "time"
+    tags = run.data.tags
+    assert tags["kedro_env"] == "test" and len(tags["git_commit"]) == 40
+    assert tags["rows.cleaning"] == "in=3368 kept=3274 quarantined=94"
+    assert run.data.metrics["rows.features.kept"] == features["kept"]
+    assert run.data.metrics["test.model.roc_auc"] == pytest.approx(metrics["model"]["roc_auc"])
+    curve = client.get_metric_history(run.info.run_id, "epoch.val_auc")
+    assert [m.step for m in curve] == list(range(summary["epochs_run"]))
+    logged = _artifacts(client, run.info.run_id)
+    assert {
+        "evaluation/plots/roc_curve.png",
+        "evaluation/metrics.json",
+        "data_quality/summary.json",
+        "data_quality/data_docs/index.html",
+        "features/feature_statistics.json",
+        "reports/row_accounting.json",
+        "registry/gate_decision.json",
+    } <= logged
+
+    # The first version passed the test env's bounds and became champion after the run.
+    version = client.get_model_version_by_alias("flight_delay", "champion")
+    assert version.version in (1, "1") and version.run_id == run.info.run_id
+    assert version.tags["gate"] == "passed"
+    assert tags["registry.outcome"] == "promoted version 1 to champion (previous: None)"
+    # The registered champion takes raw rows and scores them as the trained model does.
+    mlflow.set_tracking_uri(f"sqlite:///{store}")
+    try:
+        champion = mlflow.pyfunc.load_model("models:/flight_delay@champion")
+    finally:
+        mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+    # MLflow enforces the signature: numbers as double (it refuses int64 -> double as unsafe).
+    schema = champion.metadata.get_input_schema()
+    doubles = [c.name for c in schema.inputs if c.type == DataType.double]
+    served = champion.predict(rows[schema.input_names()].astype(dict.fromkeys(doubles, "float64")))
+    assert served.to_numpy() == pytest.approx(predict_raw(model, rows)[:, 0], abs=1e-6)
+
+
+def _check_the_gate_keeps_the_champion(store, tmp_path) -> None:
+    client = MlflowClient(tracking_uri=f"sqlite:///{store}")
+
+    # A worse configuration: a new version the gate rejects; champion stays where it was.
+    worse = kedro_run(
+        "--pipelines",
+        "training,registry",
+        params={
+            "data_dir": str(tmp_path),
+            "training.learning_rate": "1e-7",
+            "training.epochs": "1",
+        },
+        tracking=store,
+    )
+    assert worse.returncode == 0, worse.stdout[-3000:] + worse.stderr[-3000:]
+    decision = json.loads((tmp_path / "08_reporting/registry/gate_decision.json").read_text())
+    assert decision["version"] == "2" and not decision["passed"]
+    assert decision["champion"]["version"] == "1"
+    assert any(r.startswith("vs champion: roc_auc") for r in decision["reasons"])
+    assert client.get_model_version_by_alias("flight_delay", "champion").version in (1, "1")
+    assert client.get_model_version("flight_delay", "2").tags["gate"] == "failed"
+
+    # A node that fails: the MLflow run ends FAILED with the error; no alias moves.
+    failed = kedro_run(
+        "--pipelines",
+        "training,registry",
+        params={"data_dir": str(tmp_path), "training.schedule.name": "bogus"},
+        tracking=store,
+    )
+    assert failed.returncode != 0
+    experiment = client.get_experiment_by_name("ml-lifecycle").experiment_id
+    last = client.search_runs([experiment], order_by=["attributes.start_time DESC"], max_results=1)[
+        0
+    ]
+    assert last.info.status == "FAILED"
+    assert last.data.tags["error_node"] == "train_model"
+    assert "training.schedule.name must be one of" in last.data.tags["error"]
+    aliases = client.get_registered_model("flight_delay").aliases
+    assert {k: str(v) for k, v in aliases.items()} == {"champion": "1"}
+
+
+def _artifacts(client: MlflowClient, run_id: str, path: str | None = None) -> set[str]:
+    found = set()
+    for item in client.list_artifacts(run_id, path):
+        found |= _artifacts(client, run_id, item.path) if item.is_dir else {item.path}
+    return found
 
 
 def test_stages_run_alone_and_keep_each_others_accounting(tmp_path):
