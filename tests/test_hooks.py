@@ -1,0 +1,113 @@
+"""MlflowRunHooks on a real tracking store: tags, catalog-declared logging, failures, promotion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import mlflow
+import pytest
+from kedro.pipeline import Pipeline, node
+from mlflow import MlflowClient
+
+from ml_lifecycle import registry
+from ml_lifecycle.hooks import MlflowRunHooks, _flat_numbers
+
+
+class FakeCatalog:
+    def __init__(self, datasets: dict, loaded: dict | None = None):
+        self._datasets, self._loaded = datasets, loaded or {}
+
+    def get(self, name):
+        return self._datasets[name]
+
+    def load(self, name):
+        return self._loaded[name]
+
+
+def _dataset(path: Path, mlflow_spec: dict) -> SimpleNamespace:
+    return SimpleNamespace(_filepath=path, metadata={"mlflow": mlflow_spec})
+
+
+def test_numeric_leaves_are_flattened_and_the_rest_skipped():
+    data = {"a": 1, "b": {"c": 2.5, "d": "text", "e": [1, 2], "f": True, "g": float("nan")}}
+    assert _flat_numbers(data, "p") == {"p.a": 1.0, "p.b.c": 2.5, "p.b.f": 1.0}
+
+
+def test_a_run_gets_tags_metrics_history_and_artifacts_from_catalog_metadata(
+    mlflow_store, tmp_path
+):
+    report = tmp_path / "metrics.json"
+    report.write_text(json.dumps({"model": {"auc": 0.7}, "slices": {"x": {"auc": 0.1}}}))
+    catalog = FakeCatalog(
+        {
+            "evaluation_metrics": _dataset(
+                report, {"metrics": "test", "keys": ["model"], "artifact": "evaluation"}
+            ),
+            "training_history": _dataset(tmp_path / "none.json", {"history": "epoch"}),
+            "row_accounting_cleaning": _dataset(
+                tmp_path / "none.json", {"metrics": "rows.cleaning", "tags": True}
+            ),
+        }
+    )
+    hooks = MlflowRunHooks()
+    hooks.after_catalog_created(catalog)
+    with mlflow.start_run() as run:
+        hooks.before_pipeline_run({"env": "test", "pipeline_names": ["training"]})
+        hooks.after_dataset_saved("evaluation_metrics", json.loads(report.read_text()))
+        hooks.after_dataset_saved("training_history", {"history": {"val_auc": [0.6, 0.65, 0.7]}})
+        hooks.after_dataset_saved(
+            "row_accounting_cleaning", {"in": 10, "kept": 8, "quarantined": 2}
+        )
+    client = MlflowClient()
+    data = client.get_run(run.info.run_id).data
+    assert data.tags["kedro_env"] == "test" and data.tags["pipeline"] == "training"
+    assert len(data.tags["git_commit"]) == 40
+    assert data.metrics["test.model.auc"] == 0.7 and "test.slices.x.auc" not in data.metrics
+    history = client.get_metric_history(run.info.run_id, "epoch.val_auc")
+    assert [(m.step, m.value) for m in history] == [(0, 0.6), (1, 0.65), (2, 0.7)]
+    assert data.tags["rows.cleaning"] == "in=10 kept=8 quarantined=2"
+    assert [a.path for a in client.list_artifacts(run.info.run_id, "evaluation")] == [
+        "evaluation/metrics.json"
+    ]
+
+
+def _passed_decision(client: MlflowClient, name: str) -> dict:
+    with mlflow.start_run() as run:
+        mlflow.log_text("a model", "model/MLmodel")
+    version = registry.register(client, f"{run.info.artifact_uri}/model", name, run.info.run_id)
+    decision = registry.decide(name, version, {"auc": 0.8}, None, None, {"minimum": {"auc": 0.5}})
+    registry.record_decision(client, decision)
+    return decision
+
+
+def test_champion_moves_after_a_successful_run_and_never_after_a_failed_one(mlflow_store):
+    client, name = MlflowClient(), "hook_test"
+    gate = Pipeline([node(lambda: None, inputs=None, outputs="gate_decision", name="gate")])
+
+    decision = _passed_decision(client, name)
+    hooks = MlflowRunHooks()
+    with mlflow.start_run() as failed_run:
+        hooks.before_pipeline_run({"env": "test"})
+        hooks.on_node_error(gate.nodes[0])
+        error = ValueError("the disk is full")
+        with pytest.raises(ValueError):
+            raise error
+        hooks.on_pipeline_error(error)
+    # Kedro calls after_pipeline_run only when every node succeeded: here it is never called.
+    assert registry.alias_version(client, name, registry.CHAMPION) is None
+    assert registry.alias_version(client, name, registry.CHALLENGER) == decision["version"]
+    tags = client.get_run(failed_run.info.run_id).data.tags
+    assert tags["error"] == "ValueError: the disk is full" and tags["error_node"] == "gate"
+    traceback_text = mlflow.artifacts.load_text(
+        f"{failed_run.info.artifact_uri}/error/traceback.txt"
+    )
+    assert "the disk is full" in traceback_text
+
+    with mlflow.start_run() as ok_run:
+        hooks.before_pipeline_run({"env": "test"})
+        hooks.after_pipeline_run(gate, FakeCatalog({}, {"gate_decision": decision}))
+    assert registry.alias_version(client, name, registry.CHAMPION) == decision["version"]
+    outcome = client.get_run(ok_run.info.run_id).data.tags["registry.outcome"]
+    assert outcome == f"promoted version {decision['version']} to champion (previous: None)"
