@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from pyspark.sql import SparkSession
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+# Python workers (model scoring UDFs) run this interpreter, which has pandas and mlflow.
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
 # Nothing a test runs may write to the project's mlflow.db (or a server the shell points at):
 # every MLflow run of the session, in-process or `kedro run`, goes to a temporary store.

@@ -1,0 +1,168 @@
+"""Inference nodes: pin the champion's version, score a clean batch on Spark, account for it.
+
+The model is MLflow's `python_function` flavor of the registered champion (raw features in, see
+ml_lifecycle.serving), applied with `mlflow.pyfunc.spark_udf`: rows stay in Spark, Python workers
+score them in Arrow batches, and the predictions go straight to Parquet.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from functools import reduce
+from typing import Any
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import DoubleType, StructField, StructType
+
+from ml_lifecycle.accounting import check_stage, counts_by
+from ml_lifecycle.errors import ConfigError
+from ml_lifecycle.registry import CHAMPION, champion_uri
+from ml_lifecycle.spark_utils import col, first_reason, is_non_finite, require_columns
+
+logger = logging.getLogger(__name__)
+
+REASON = "_reason"
+PREDICTION = "prediction"
+PROBABILITY = "probability_{}"
+MODEL_COLUMNS = ("model_name", "model_version", "model_run_id", "scored_at")
+# MLflow signature column types -> the Spark type each feature is cast to before scoring.
+SPARK_TYPES = {
+    "double": "double",
+    "float": "float",
+    "long": "bigint",
+    "integer": "int",
+    "string": "string",
+    "boolean": "boolean",
+    "datetime": "timestamp",
+}
+
+
+def find_champion(model_name: str) -> dict[str, Any]:
+    """Returns the champion's version, run, pinned URI and raw-feature schema, resolved once.
+
+    Scoring uses `models:/<name>/<version>`, not the alias: a promotion during the run cannot
+    mix two versions in one batch.
+    """
+    client = MlflowClient()
+    try:
+        version = client.get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException:
+        champion_uri(client, model_name)  # raises NoChampionError, saying how to get one
+        raise
+    uri = f"models:/{model_name}/{version.version}"
+    info = mlflow.models.get_model_info(uri)
+    if info.signature is None or info.signature.inputs is None:
+        raise ConfigError(
+            f"{uri} has no input signature: log models with ml_lifecycle.serving.log_model."
+        )
+    features = {spec.name: SPARK_TYPES[spec.type.name] for spec in info.signature.inputs.inputs}
+    outputs = [spec.name for spec in info.signature.outputs.inputs]
+    metadata = info.metadata or {}
+    champion = {
+        "model_name": model_name,
+        "alias": CHAMPION,
+        "model_version": str(version.version),
+        "model_run_id": version.run_id,
+        "model_uri": uri,
+        "source": version.source,
+        "task": metadata.get("task"),
+        "outputs": outputs,
+        "features": features,
+        "resolved_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    logger.info("Scoring with %s version %s (run %s)", model_name, version.version, version.run_id)
+    return champion
+
+
+def _is_multiclass(champion: dict[str, Any]) -> bool:
+    return champion["outputs"] != [PREDICTION]
+
+
+def _not_finite(c: Column) -> Column:
+    return c.isNull() | F.isnan(c) | is_non_finite(c)
+
+
+def _argmax(columns: dict[str, str]) -> Column:
+    """Returns the class name whose probability column is the largest (the first on ties)."""
+    best = F.greatest(*[col(c) for c in columns.values()])
+    return F.coalesce(*[F.when(col(c) == best, F.lit(name)) for name, c in columns.items()])
+
+
+def score_batch(
+    batch: DataFrame, champion: dict[str, Any], params: dict[str, Any]
+) -> tuple[DataFrame, DataFrame]:
+    """Returns (scored rows: keys, passthrough, prediction, model columns; unscorable rows)."""
+    features = champion["features"]
+    name, version = champion["model_name"], champion["model_version"]
+    require_columns(batch.columns, features, f"inference: the features of {name} v{version}")
+    keep = list(dict.fromkeys([*params.get("keys", []), *params.get("passthrough", [])]))
+    require_columns(batch.columns, keep, "inference.keys/passthrough")
+
+    multiclass = _is_multiclass(champion)
+    if multiclass:
+        probabilities = {c: PROBABILITY.format(c) for c in champion["outputs"]}
+        result_type = StructType([StructField(c, DoubleType()) for c in champion["outputs"]])
+    else:
+        result_type = DoubleType()
+    udf = mlflow.pyfunc.spark_udf(
+        batch.sparkSession,
+        champion["model_uri"],
+        result_type=result_type,
+        env_manager=params.get("env_manager", "local"),
+    )
+    # A struct hands the model a DataFrame with the signature's column names and types.
+    inputs = F.struct(*[col(f).cast(t).alias(f) for f, t in features.items()])
+    scored = batch.withColumn("_output", udf(inputs))
+    if multiclass:
+        scored = scored.withColumns(
+            {out: F.col("_output").getField(c) for c, out in probabilities.items()}
+        )
+        scored = scored.withColumn(PREDICTION, _argmax(probabilities))
+        checks = [_not_finite(col(c)) for c in probabilities.values()]
+        outputs = [PREDICTION, *probabilities.values()]
+    else:
+        scored = scored.withColumn(PREDICTION, F.col("_output"))
+        checks = [_not_finite(F.col(PREDICTION))]
+        outputs = [PREDICTION]
+    scored_at = datetime.now(UTC).replace(microsecond=0)
+    scored = scored.drop("_output").withColumns(
+        {
+            "model_name": F.lit(name),
+            "model_version": F.lit(version),
+            "model_run_id": F.lit(champion["model_run_id"]).cast("string"),
+            "scored_at": F.lit(scored_at).cast("timestamp"),
+            REASON: first_reason([(reduce(Column.__or__, checks), "non_finite_prediction")]),
+        }
+    )
+    # Both outputs read this one evaluation of the model.
+    scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
+    predictions = scored.filter(F.col(REASON).isNull()).select(
+        *[col(c) for c in keep], *outputs, *MODEL_COLUMNS
+    )
+    extra = [c for c in (*outputs, *MODEL_COLUMNS) if c not in batch.columns]
+    quarantine = scored.filter(F.col(REASON).isNotNull()).select(
+        *[col(c) for c in batch.columns], *extra, REASON
+    )
+    return predictions, quarantine
+
+
+def account_inference(
+    batch: DataFrame, predictions: DataFrame, quarantine: DataFrame, champion: dict[str, Any]
+) -> dict[str, Any]:
+    """Returns the stage's row accounting (in = scored + quarantined) and the model it used."""
+    by_reason = {reason: n for (reason,), n in counts_by(quarantine, [REASON]).items()}
+    record = check_stage("inference", batch.count(), predictions.count(), by_reason)
+    return {
+        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **record,
+        "scored": record["kept"],
+        "model_name": champion["model_name"],
+        "model_version": champion["model_version"],
+        "model_run_id": champion["model_run_id"],
+    }

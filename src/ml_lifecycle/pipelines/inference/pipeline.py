@@ -1,0 +1,58 @@
+"""Inference pipeline: new batch -> ingestion + cleaning (namespace `inference`) -> predictions.
+
+Ingestion and cleaning are the training stages themselves, reused as a namespaced modular
+pipeline: their datasets become `inference.*` catalog entries, except the training-time
+`cleaning_statistics`, which the batch is cleaned with (never refitted on it).
+"""
+
+from kedro.pipeline import Pipeline, node, pipeline
+
+from ml_lifecycle.pipelines.cleaning import create_pipeline as cleaning_pipeline
+from ml_lifecycle.pipelines.ingestion import create_pipeline as ingestion_pipeline
+
+from .nodes import account_inference, find_champion, score_batch
+
+
+def _scoring() -> Pipeline:
+    return Pipeline(
+        [
+            # Among the nodes ready at the start it sorts first by name: a missing champion
+            # stops the run before the batch is read.
+            node(
+                find_champion,
+                inputs="params:registry.model_name",
+                outputs="champion",
+                name="find_champion",
+            ),
+            node(
+                score_batch,
+                inputs=["primary_table", "champion", "params:scoring"],
+                outputs=["predictions", "quarantine"],
+                name="score_batch",
+            ),
+            node(
+                account_inference,
+                inputs=["primary_table", "predictions", "quarantine", "champion"],
+                outputs="row_accounting",
+                name="account_inference",
+            ),
+        ]
+    )
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Returns the inference pipeline (not in `__default__`: it needs a champion first)."""
+    cleaning = cleaning_pipeline()
+    cleaning = cleaning - cleaning.only_nodes_with_outputs("cleaning_statistics")
+    return pipeline(
+        ingestion_pipeline() + cleaning + _scoring(),
+        namespace="inference",
+        # Shared with training, not namespaced: the cleaning statistics fitted on the training
+        # data, the ingestion declarations, the registered model's name.
+        inputs={"cleaning_statistics": "cleaning_statistics"},
+        parameters={
+            "params:ingestion": "params:ingestion",
+            "params:registry.model_name": "params:registry.model_name",
+        },
+        tags=["inference"],
+    )
