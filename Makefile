@@ -5,12 +5,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ROWS ?= 1000000
+# `make serve`: the registered model (registry.model_name in conf/base/parameters_registry.yml),
+# the port, and the tracking store (the project's mlflow.db unless the shell names another).
+MODEL_NAME ?= flight_delay
+SERVE_PORT ?= 5001
+MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 
 # Kedro's telemetry plugin would otherwise ask (and try the network) on every command.
 export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: help install java run test lint format bench bench-ingest bench-validate bench-input lock clean-data
+.PHONY: help install java run serve test lint format bench bench-ingest bench-validate bench-input lock clean-data
 
 help:  ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -28,8 +33,12 @@ install: $(STAMP) java  ## Create .venv and install the pinned dependencies and 
 java:  ## Check that Java 17+ (needed by Spark) is installed
 	@bash scripts/check_java.sh
 
-run: install  ## Run the whole lifecycle on the bundled nycflights13 sample
+run: install  ## Run the whole lifecycle on the bundled sample, then score it with the champion
 	$(BIN)/kedro run
+	$(BIN)/kedro run --pipeline inference
+
+serve: install  ## Serve the champion over HTTP: POST raw rows to /invocations (SERVE_PORT=5001)
+	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI="$(MLFLOW_TRACKING_URI)" MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false $(BIN)/mlflow models serve -m "models:/$(MODEL_NAME)@champion" --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
 
 test: install  ## Lint, then the test suite
 	$(BIN)/ruff check .
