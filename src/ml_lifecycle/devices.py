@@ -16,21 +16,45 @@ STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 
 
+class MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+    """tf.distribute's multi-worker strategy with the `reduce` that Keras 3's `fit` expects.
+
+    Keras 3 (3.15) meets two gaps of the collective strategy's `reduce`: `fit` reduces a whole
+    (inputs, labels) batch once to build the model, which MirroredStrategy reduces leaf by leaf
+    and the collective one refuses; and each step reduces its scalar losses and metrics with
+    `axis=0`, which a 0-d value does not have. Here a structure is reduced leaf by leaf and a
+    scalar's mean or sum is taken across the replicas (axis None), which is what Keras means.
+    """
+
+    def reduce(self, reduce_op, value, axis=None):  # noqa: ANN001, ANN201 - tf.distribute's API
+        """Reduces each leaf of `value` across all replicas of all workers."""
+        reduce_leaf = super().reduce
+
+        def leaf(item):  # noqa: ANN001, ANN202
+            local = self.experimental_local_results(item)[0]
+            rank = getattr(getattr(local, "shape", None), "rank", None)
+            return reduce_leaf(reduce_op, item, None if rank == 0 else axis)
+
+        return tf.nest.map_structure(leaf, value)
+
+
 def choose_strategy(name: str) -> tf.distribute.Strategy:
     """Returns the strategy `name` asks for; `auto` mirrors over GPUs when there are two or more."""
     if name not in STRATEGIES:
         raise ConfigError(f"training.strategy must be one of {STRATEGIES}, not {name!r}.")
+    if name == "multi_worker":
+        # Workers and this process's task come from the TF_CONFIG environment variable. It must
+        # come before anything that starts TensorFlow's runtime (listing logical devices does):
+        # collective ops can only be configured at program startup.
+        return MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         name = "mirrored" if len(gpus) > 1 else "default"
     if name == "default":
         return tf.distribute.get_strategy()
-    if name == "mirrored":
-        # Without GPUs, mirror over the logical CPUs (how the path is tested on a CPU machine).
-        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices=devices)
-    # Workers and this process's task come from the TF_CONFIG environment variable.
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    # Mirrored; without GPUs, over the logical CPUs (how the path is tested on a CPU machine).
+    devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices=devices)
 
 
 def choose_precision(name: str) -> str:
