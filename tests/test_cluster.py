@@ -17,7 +17,7 @@ from tests.spark_servers import (
 
 PIPELINES = "ingestion,cleaning,data_quality,features"
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ PIPELINES = "ingestion,cleaning"
 
 pytestmark = [
     pytest.mark.e2e,
+    pytest.mark.cluster,
     pytest.mark.skipif(
         connect_client_missing() is not None,
         reason=f"Spark Connect client: {connect_client_missing()} (pyspark[connect])",

@@ -50,6 +50,10 @@ class SparkHooks:
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = SparkSession.builder
         if remote:
+            # A Connect client takes no master; datasets that call getOrCreate() find the server
+            # through SPARK_REMOTE.
+            settings.pop("spark.master", None)
+            os.environ["SPARK_REMOTE"] = remote
             builder = builder.remote(remote)
             for key, value in settings.items():
                 builder = builder.config(key, value)
