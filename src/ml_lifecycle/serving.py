@@ -42,6 +42,10 @@ class RawFeaturesModel:
 
     def predict(self, data: pd.DataFrame, params: dict[str, Any] | None = None) -> Any:
         """Returns scores (binary: P(positive); regression: the value) or class probabilities."""
+        # Every input is optional in the signature: a column left out is missing on every row.
+        absent = [c for c in self.metadata.get("features") or {} if c not in data.columns]
+        if absent:
+            data = data.assign(**dict.fromkeys(absent, None))
         scores = predict_raw(self.model, data)
         if self.metadata.get("task") == "multiclass":
             return pd.DataFrame(scores, columns=self.metadata["class_names"], index=data.index)
