@@ -21,6 +21,8 @@ from ml_lifecycle.errors import ConfigError
 from ml_lifecycle.pipelines.evaluation.nodes import score_and_evaluate
 
 logger = logging.getLogger(__name__)
+# Keras safe mode: a model file cannot run arbitrary Python (e.g. a Lambda layer) on load.
+SAFE = {"safe_mode": True}
 
 
 def register_model(logged_model: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -80,12 +82,14 @@ def gate_model(
 ) -> dict[str, Any]:
     """Returns the gate's decision for the new version; tags it (and `challenger` if it passed)."""
     client, name = MlflowClient(), registered["name"]
-    candidate_model = mlflow.keras.load_model(registered["model_uri"])
+    candidate_model = mlflow.keras.load_model(registered["model_uri"], load_model_kwargs=SAFE)
     candidate = _test_metrics(candidate_model, validation, test, statistics, evaluation_params)
     champion_version = registry.alias_version(client, name, registry.CHAMPION)
     champion = None
     if champion_version is not None:
-        champion_model = mlflow.keras.load_model(f"models:/{name}/{champion_version}")
+        champion_model = mlflow.keras.load_model(
+            f"models:/{name}/{champion_version}", load_model_kwargs=SAFE
+        )
         champion = _test_metrics(champion_model, validation, test, statistics, evaluation_params)
     decision = registry.decide(
         name, registered["version"], candidate, champion, champion_version, params
