@@ -115,7 +115,7 @@ class MlflowRunHooks:
       ``metadata: {mlflow: {artifact: <folder in the run>}}`` logs the file or folder;
       ``{metrics: <prefix>, keys: [...]}`` logs its numeric leaves as metrics;
       ``{history: <prefix>}`` logs ``history: {name: [per-epoch values]}`` as metric history;
-      ``{tags: true}`` also sets the metrics as tags (row counts).
+      ``{tags: true}`` adds one tag ``<prefix> = "in=… kept=… quarantined=…"`` (row counts).
     - A failed run records the failing node and its error before kedro-mlflow marks it FAILED.
     - The registry's `champion` alias moves here, after the last node succeeded, never in a run
       that failed (see ml_lifecycle.registry).
