@@ -119,6 +119,15 @@ def score_and_evaluate(
     }
 
 
+def keras_predictor(model: keras.Model) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
+    """Returns `predict(raw input batch) -> scores` for a raw-in Keras model."""
+
+    def predict(inputs: dict[str, np.ndarray]) -> np.ndarray:
+        return np.asarray(model.predict_on_batch(inputs))
+
+    return predict
+
+
 def evaluate_model(
     model: keras.Model,
     validation: pads.Dataset,
@@ -127,11 +136,7 @@ def evaluate_model(
     params: dict[str, Any],
 ) -> dict[str, Any]:
     """Returns the model's test metrics, per-slice metrics and plot data."""
-
-    def predict(inputs: dict[str, np.ndarray]) -> np.ndarray:
-        return np.asarray(model.predict_on_batch(inputs))
-
-    result = score_and_evaluate(predict, validation, test, statistics, params)
+    result = score_and_evaluate(keras_predictor(model), validation, test, statistics, params)
     logger.info("Model on the test split: %s", _headline(result["metrics"]))
     return result
 

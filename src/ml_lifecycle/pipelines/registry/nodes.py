@@ -11,14 +11,13 @@ from typing import Any
 
 import keras
 import mlflow
-import numpy as np
 import pyarrow.dataset as pads
 from mlflow import MlflowClient
 
 import ml_lifecycle.model  # noqa: F401 - registers the custom layers the models are made of
 from ml_lifecycle import registry
 from ml_lifecycle.errors import ConfigError
-from ml_lifecycle.pipelines.evaluation.nodes import score_and_evaluate
+from ml_lifecycle.pipelines.evaluation.nodes import keras_predictor, score_and_evaluate
 
 logger = logging.getLogger(__name__)
 # Keras safe mode: a model file cannot run arbitrary Python (e.g. a Lambda layer) on load.
@@ -62,12 +61,9 @@ def _test_metrics(
     statistics: dict[str, Any],
     params: dict[str, Any],
 ) -> dict[str, Any]:
-    def predict(inputs: dict[str, np.ndarray]) -> np.ndarray:
-        return np.asarray(model.predict_on_batch(inputs))
-
     settings = {**params, "slices": []}
     metrics = score_and_evaluate(
-        predict, validation, test, _statistics_for(model, statistics), settings
+        keras_predictor(model), validation, test, _statistics_for(model, statistics), settings
     )
     return {k: v for k, v in metrics["metrics"].items() if isinstance(v, int | float)}
 
