@@ -1,5 +1,9 @@
-"""Kedro datasets of the project: raw sources, JSON reports, model input, Keras, MLflow models."""
+"""Kedro datasets of the project: raw sources, JSON reports, model input, Keras, MLflow models.
 
+AtomicSparkDataset and AtomicJSONDataset make outputs all-or-nothing (see atomic.py).
+"""
+
+from .atomic import AtomicJSONDataset, AtomicSparkDataset
 from .json_section import JSONSectionDataset
 from .keras_model import KerasModelDataset
 from .mlflow_model import MlflowModelDataset
@@ -7,6 +11,8 @@ from .parquet_shards import ParquetShardsDataset
 from .spark_sources import SparkSourcesDataset
 
 __all__ = [
+    "AtomicJSONDataset",
+    "AtomicSparkDataset",
     "JSONSectionDataset",
     "KerasModelDataset",
     "MlflowModelDataset",
