@@ -1,0 +1,213 @@
+"""Drift: binned distributions of features and predictions, and the distances between two of them.
+
+A *profile* describes one dataset column by column, as counts, so profiles of any size fit in a
+JSON file and two of them compare without touching the data again:
+
+- numeric: ``{"kind": "numeric", "edges": [e1 < e2 < ...], "counts": [...], "missing": m}``,
+  bins ``(-inf, e1), [e1, e2), ..., [ek, inf)`` with edges at the reference's quantiles;
+- categorical: ``{"kind": "categorical", "counts": {value: n}, "other": o, "missing": m}``, the
+  most frequent values by name, the rest counted together in ``other``.
+
+Counts are computed in Spark (one aggregation for every numeric column, one grouped count per
+categorical column); only the counts reach the driver. Missing values (null, NaN) are a bin of
+their own, so a column that starts arriving empty drifts like any other.
+
+The distances: PSI for numeric columns (on the reference's bins), Jensen-Shannon distance (base 2,
+in [0, 1]) and L-infinity for categorical ones, plus the share of values the reference never saw.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import DoubleType, FloatType, NumericType
+
+from ml_lifecycle.spark_utils import col
+
+MISSING = "__missing__"
+OTHER = "__other__"
+# PSI is undefined for an empty bin; both sides are floored at this proportion (the usual 1e-4).
+PSI_FLOOR = 1e-4
+
+
+def _is_missing(df: DataFrame, name: str):
+    dtype = df.schema[name].dataType
+    if isinstance(dtype, (DoubleType, FloatType)):
+        return col(name).isNull() | F.isnan(col(name))
+    return col(name).isNull()
+
+
+def quantile_edges(df: DataFrame, columns: list[str], bins: int, error: float = 1e-3) -> dict:
+    """Returns each numeric column's distinct inner quantile edges (at most `bins - 1` of them)."""
+    if not columns:
+        return {}
+    probabilities = [i / bins for i in range(1, bins)]
+    finite = df.select(
+        *[
+            F.when(~_is_missing(df, c), col(c).cast("double")).alias(c)  # NaN -> null: skipped
+            for c in columns
+        ]
+    )
+    quantiles = finite.approxQuantile(columns, probabilities, error)
+    return {c: sorted({float(q) for q in qs}) for c, qs in zip(columns, quantiles, strict=True)}
+
+
+def numeric_profiles(df: DataFrame, edges: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
+    """Returns the binned counts of every numeric column on the given edges, in one Spark pass."""
+    if not edges:
+        return {}
+    aggregates = []
+    for name, cuts in edges.items():
+        missing = _is_missing(df, name)
+        value = col(name).cast("double")
+        # Bin index = how many edges are <= the value; missing values get -1.
+        index = sum((F.when(value >= F.lit(e), 1).otherwise(0) for e in cuts), F.lit(0))
+        index = F.when(missing, F.lit(-1)).otherwise(index)
+        aggregates.append(F.count(F.when(index == -1, 1)).alias(f"{name}||missing"))
+        aggregates += [
+            F.count(F.when(index == b, 1)).alias(f"{name}||{b}") for b in range(len(cuts) + 1)
+        ]
+    row = df.agg(*aggregates).first().asDict()
+    return {
+        name: {
+            "kind": "numeric",
+            "edges": list(cuts),
+            "counts": [int(row[f"{name}||{b}"]) for b in range(len(cuts) + 1)],
+            "missing": int(row[f"{name}||missing"]),
+        }
+        for name, cuts in edges.items()
+    }
+
+
+def categorical_profile(df: DataFrame, name: str, max_values: int) -> dict[str, Any]:
+    """Returns the counts of a column's `max_values` most frequent values, the rest as `other`."""
+    missing = _is_missing(df, name) if isinstance(df.schema[name].dataType, NumericType) else None
+    value = col(name).cast("string")
+    if missing is not None:
+        value = F.when(missing, F.lit(None)).otherwise(value)
+    grouped = df.groupBy(value.alias("value")).count()
+    top = grouped.orderBy(F.desc("count"), F.asc_nulls_first("value")).limit(max_values + 1)
+    rows = [(r["value"], int(r["count"])) for r in top.collect()]
+    missing_count = next((n for v, n in rows if v is None), 0)
+    named = [(v, n) for v, n in rows if v is not None][:max_values]
+    total = grouped.agg(F.sum("count")).first()[0] or 0
+    return {
+        "kind": "categorical",
+        "counts": dict(named),
+        "other": int(total) - missing_count - sum(n for _, n in named),
+        "missing": int(missing_count),
+    }
+
+
+def profile(
+    df: DataFrame,
+    numeric: list[str],
+    categorical: list[str],
+    edges: dict[str, list[float]] | None = None,
+    bins: int = 10,
+    max_values: int = 1000,
+) -> dict[str, Any]:
+    """Returns a profile of `df` (see the module docstring).
+
+    Without `edges`, numeric bins are the data's own quantiles (a reference); with them, the
+    reference's bins are reused (a batch compared with it).
+    """
+    if edges is None:
+        edges = quantile_edges(df, numeric, bins)
+    columns = numeric_profiles(df, {c: edges[c] for c in numeric})
+    for name in categorical:
+        columns[name] = categorical_profile(df, name, max_values)
+    return {"rows": int(df.count()), "columns": columns}
+
+
+# ---------------------------------------------------------------------------------- distances
+
+
+def _proportions(counts: list[float]) -> list[float]:
+    total = float(sum(counts))
+    return [c / total if total else 0.0 for c in counts]
+
+
+def psi(reference: list[float], current: list[float], floor: float = PSI_FLOOR) -> float:
+    """Population stability index of two binned distributions (counts or proportions)."""
+    p = [max(x, floor) for x in _proportions(reference)]
+    q = [max(x, floor) for x in _proportions(current)]
+    return float(sum((b - a) * math.log(b / a) for a, b in zip(p, q, strict=True)))
+
+
+def js_distance(reference: list[float], current: list[float]) -> float:
+    """Jensen-Shannon distance (base 2): 0 for equal distributions, 1 for disjoint ones."""
+    p, q = _proportions(reference), _proportions(current)
+    m = [(a + b) / 2 for a, b in zip(p, q, strict=True)]
+
+    def kl(x: list[float], y: list[float]) -> float:
+        return sum(a * math.log2(a / b) for a, b in zip(x, y, strict=True) if a > 0)
+
+    return float(math.sqrt(max(0.0, (kl(p, m) + kl(q, m)) / 2)))
+
+
+def linf(reference: list[float], current: list[float]) -> float:
+    """L-infinity distance: the largest difference in any one category's share."""
+    p, q = _proportions(reference), _proportions(current)
+    return float(max((abs(a - b) for a, b in zip(p, q, strict=True)), default=0.0))
+
+
+def _numeric_bins(column: dict[str, Any]) -> list[float]:
+    return [*column["counts"], column["missing"]]
+
+
+def _categorical_bins(reference: dict[str, Any], current: dict[str, Any]) -> tuple[list, list]:
+    """Aligns two categorical profiles on the union of their values (+ other, + missing)."""
+    known = reference["counts"]
+    if reference["other"]:
+        # The reference lumped its rare values together: a value it did not name may be one of
+        # them, so the batch's unnamed values join `other` too.
+        values = list(known)
+        current_other = current["other"] + sum(
+            n for v, n in current["counts"].items() if v not in known
+        )
+    else:
+        values = list(known) + [v for v in current["counts"] if v not in known]
+        current_other = current["other"]
+    ref = [known.get(v, 0) for v in values] + [reference["other"], reference["missing"]]
+    cur = [current["counts"].get(v, 0) for v in values] + [current_other, current["missing"]]
+    return ref, cur
+
+
+def compare_column(reference: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """Returns the distances between a column's reference and current profiles."""
+    if reference["kind"] == "numeric":
+        ref, cur = _numeric_bins(reference), _numeric_bins(current)
+        result = {"kind": "numeric", "psi": psi(ref, cur)}
+    else:
+        ref, cur = _categorical_bins(reference, current)
+        # Values the reference never saw (known only when it named every value it had).
+        unseen = (
+            {}
+            if reference["other"]
+            else {v: n for v, n in current["counts"].items() if v not in reference["counts"]}
+        )
+        total = sum(cur)
+        result = {
+            "kind": "categorical",
+            "js": js_distance(ref, cur),
+            "linf": linf(ref, cur),
+            "unseen_share": (sum(unseen.values()) / total) if total else 0.0,
+            "unseen_values": sorted(unseen, key=lambda v: -unseen[v])[:10],
+        }
+    total = sum(cur)
+    result["missing_share"] = (current["missing"] / total) if total else 0.0
+    result["reference_missing_share"] = reference["missing"] / sum(ref) if sum(ref) else 0.0
+    return result
+
+
+def over_thresholds(distances: dict[str, Any], thresholds: dict[str, float]) -> list[str]:
+    """Returns the names of the distances above their thresholds (`psi > 0.2`, ...)."""
+    return [
+        f"{metric} {distances[metric]:.4f} > {limit}"
+        for metric, limit in thresholds.items()
+        if metric in distances and limit is not None and distances[metric] > float(limit)
+    ]
