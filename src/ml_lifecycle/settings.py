@@ -8,10 +8,12 @@ from pathlib import Path
 from kedro.config import OmegaConfigLoader
 
 from ml_lifecycle.hooks import MlflowRunHooks, SparkHooks
+from ml_lifecycle.store_lock import AcquireMlflowStoreLock, ReleaseMlflowStoreLock
 
 # kedro-mlflow's hook (one MLflow run per `kedro run`) registers itself from its entry point;
 # MlflowRunHooks adds the project's tags, metrics, artifacts, failure record and promotion.
-HOOKS = (SparkHooks(), MlflowRunHooks())
+# The store lock serialises a sqlite store's setup between concurrent runs: Release stays last.
+HOOKS = (SparkHooks(), MlflowRunHooks(), AcquireMlflowStoreLock(), ReleaseMlflowStoreLock())
 
 _ROOT = Path(__file__).resolve().parents[2]
 PROJECT_ROOT = _ROOT if (_ROOT / "pyproject.toml").is_file() else Path.cwd()
