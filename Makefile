@@ -19,7 +19,7 @@ MLFLOW_ARTIFACTS = $(abspath $(dir $(patsubst sqlite:///%,%,$(firstword $(subst 
 export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: help install java run serve mlflow-ui check-ui check-cluster test lint format bench bench-ingest bench-validate bench-input lock clean-data
+.PHONY: help install java run serve mlflow-ui check-ui check-cluster test lint format bench bench-ingest bench-validate bench-input bench-scale lock clean-data
 
 help:  ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ bench-validate: install  ## GX validation of the flights suite vs one plain Spar
 bench-input: install  ## Training fed by Parquet-streamed tf.data vs in-memory arrays (the sample)
 	@test -f data/05_model_input/train.parquet/_SUCCESS || $(BIN)/kedro run --to-nodes make_model_input
 	$(BIN)/python benchmarks/input_pipeline.py
+
+bench-scale: install  ## Pipelines at 1/10/50 M synthetic rows: time, Python+JVM RSS (long, not in bench; SCALE_ARGS=--sizes ..)
+	$(BIN)/python benchmarks/scaling.py $(SCALE_ARGS)
 
 lock:  ## Re-resolve the dependencies and rewrite requirements.lock
 	rm -rf /tmp/ml-lifecycle-lock && $(PYTHON) -m venv /tmp/ml-lifecycle-lock

@@ -1,4 +1,9 @@
-"""Run a command and measure its wall time and the peak RSS of its whole process tree."""
+"""Run a command and measure its wall time and the peak RSS of its whole process tree.
+
+Besides the tree's peak, the peaks of its parts are kept apart: the root process (the Python
+driver of `kedro run` or of a script), its JVM children (Spark's driver JVM in local mode) and
+anything else (Python workers, shells).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from dataclasses import dataclass
 
 import psutil
 
+MB = 2**20
+
 
 @dataclass
 class Measurement:
@@ -16,23 +23,58 @@ class Measurement:
     peak_rss_mb: float
     returncode: int
     output_tail: str
+    # Peaks of the parts, each taken on its own (they need not coincide with the tree's peak).
+    peak_rss_root_mb: float = 0.0
+    peak_rss_jvm_mb: float = 0.0
+    peak_rss_other_mb: float = 0.0
+    # Set when the run was stopped by `rss_limit_mb` or `timeout_s` (returncode is then -9).
+    killed: str = ""
+
+
+def _is_jvm(p: psutil.Process) -> bool:
+    try:
+        return p.name() == "java" or p.exe().endswith("/java")
+    except psutil.Error:
+        return False
+
+
+def _rss_parts(proc: psutil.Process) -> tuple[int, int, int]:
+    """Returns the RSS (bytes) of the root process, of its JVM descendants and of the rest."""
+    root = jvm = other = 0
+    try:
+        root = proc.memory_info().rss
+    except psutil.Error:
+        pass
+    for p in proc.children(recursive=True):
+        try:
+            rss = p.memory_info().rss
+        except psutil.Error:
+            continue
+        if _is_jvm(p):
+            jvm += rss
+        else:
+            other += rss
+    return root, jvm, other
 
 
 def _tree_rss(proc: psutil.Process) -> int:
-    total = 0
-    for p in [proc, *proc.children(recursive=True)]:
-        try:
-            total += p.memory_info().rss
-        except psutil.Error:
-            pass
-    return total
+    return sum(_rss_parts(proc))
 
 
 def measure(
-    cmd: list[str], env: dict[str, str] | None = None, cwd: str | None = None
+    cmd: list[str],
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
+    rss_limit_mb: float | None = None,
+    timeout_s: float | None = None,
 ) -> Measurement:
-    """Runs `cmd`, sampling the RSS of it and all its children (Python and the JVM) every 0.1 s."""
-    peak = 0
+    """Runs `cmd`, sampling the RSS of it and all its children (Python and the JVM) every 0.1 s.
+
+    With `rss_limit_mb`, a tree that grows past it is killed (instead of the machine swapping or
+    the OOM killer choosing a victim); with `timeout_s`, so is a run that lasts longer.
+    """
+    peak = peak_root = peak_jvm = peak_other = 0
+    killed = ""
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -43,10 +85,42 @@ def measure(
     reader.start()
     while proc.poll() is None:
         try:
-            peak = max(peak, _tree_rss(handle))
+            root, jvm, other = _rss_parts(handle)
         except psutil.Error:
-            pass
+            root = jvm = other = 0
+        peak = max(peak, root + jvm + other)
+        peak_root, peak_jvm = max(peak_root, root), max(peak_jvm, jvm)
+        peak_other = max(peak_other, other)
+        if rss_limit_mb is not None and (root + jvm + other) / MB > rss_limit_mb:
+            killed = f"peak RSS over the {rss_limit_mb:,.0f} MB limit"
+        elif timeout_s is not None and time.perf_counter() - start > timeout_s:
+            killed = f"over the {timeout_s:,.0f} s time limit"
+        if killed:
+            _kill_tree(handle)
+            proc.wait()
+            break
         time.sleep(0.1)
     seconds = time.perf_counter() - start
     reader.join(timeout=5)
-    return Measurement(seconds, peak / 2**20, proc.returncode, "".join(lines[-40:]))
+    return Measurement(
+        seconds,
+        peak / MB,
+        proc.returncode,
+        "".join(lines[-40:]),
+        peak_rss_root_mb=peak_root / MB,
+        peak_rss_jvm_mb=peak_jvm / MB,
+        peak_rss_other_mb=peak_other / MB,
+        killed=killed,
+    )
+
+
+def _kill_tree(proc: psutil.Process) -> None:
+    try:
+        victims = [*proc.children(recursive=True), proc]
+    except psutil.Error:
+        victims = [proc]
+    for p in victims:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
