@@ -19,7 +19,7 @@ MLFLOW_ARTIFACTS = $(abspath $(dir $(patsubst sqlite:///%,%,$(firstword $(subst 
 export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: help install java run serve mlflow-ui check-ui check-cluster test lint format bench bench-ingest bench-validate bench-input bench-scale lock clean-data
+.PHONY: help install java run serve mlflow-ui check-ui check-cluster check-faults test lint format bench bench-ingest bench-validate bench-input bench-scale lock clean-data
 
 help:  ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ test: install  ## Lint, then the test suite
 
 check-cluster: install  ## The pipelines on a local Spark standalone cluster and Spark Connect (CI runs it)
 	$(BIN)/pytest -m cluster
+
+check-faults: install  ## kill -9 mid-write then rerun/--from-nodes, idempotent reruns, concurrent runs (CI)
+	$(BIN)/pytest -m faults
 
 lint: install  ## ruff check and format check only
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
