@@ -95,3 +95,35 @@ def test_every_injected_fault_is_caught_by_ingestion_and_cleaning(spark, landing
     assert duplicates + copies_of_rejected == exact_copies > 100
     assert by_reason["outlier_zscore:air_time"] > 0
     assert primary.count() + sum(by_reason.values()) == intermediate.count()
+
+
+def test_shift_moves_exactly_the_configured_columns(spark):
+    base = {**PARAMS, "rows": 4_000, "faults": {}}
+    shift = {"carrier": {"value": "ZZ", "rate": 0.3}, "distance": {"scale": 1.5, "add": 10}}
+    plain = synthesize_flights(_sources(SLICE), base)
+    shifted = synthesize_flights(_sources(SLICE), {**base, "shift": shift})
+    joined = plain.withColumn("_i", F.monotonically_increasing_id()).join(
+        shifted.withColumn("_i", F.monotonically_increasing_id()), on="_i"
+    )
+    left, right = plain.columns, shifted.columns
+    assert left == right
+    stats = joined.select(
+        *[
+            F.sum((plain[c].eqNullSafe(shifted[c])).cast("int")).alias(c)
+            for c in left
+            if c not in ("carrier", "distance")
+        ],
+        F.avg((shifted["carrier"] == "ZZ").cast("double")).alias("zz"),
+        F.max(F.abs(shifted["distance"].cast("double") - (plain["distance"] * 1.5 + 10))).alias(
+            "err"
+        ),
+    ).first()
+    # Every other column is untouched; ~30% of carriers are the new ZZ; distance = 1.5 x + 10.
+    assert all(stats[c] == 4_000 for c in left if c not in ("carrier", "distance"))
+    assert 0.27 < stats["zz"] < 0.33
+    assert stats["err"] < 1e-6
+
+
+def test_an_unknown_shift_is_a_config_error():
+    with pytest.raises(Exception, match=r"synthetic.shift.distance: use \{value, rate\}"):
+        synthesize_flights(_sources(SLICE), {**PARAMS, "shift": {"distance": {"mul": 2}}})

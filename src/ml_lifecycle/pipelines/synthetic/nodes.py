@@ -15,6 +15,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from ml_lifecycle.datasets.spark_sources import CORRUPT, SOURCE_FILE
+from ml_lifecycle.errors import ConfigError
 from ml_lifecycle.spark_utils import col, require_columns
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,26 @@ def _as_text(df: DataFrame) -> DataFrame:
         else:
             texts.append(col(field.name).cast("string").alias(field.name))
     return df.select(*texts)
+
+
+def _shifted(name: str, spec: dict[str, Any], dtype: str, seed: int) -> Column:
+    """Returns column `name` shifted as `spec` says, for a drifted batch.
+
+    ``{value: V, rate: r}``: a share r of the rows take the value V (a new category, or more of
+    an existing one); ``{add: a, scale: s}``: numbers become ``x * s + a``.
+    """
+    if "value" in spec:
+        hit = _uniform(seed, f"shift_{name}") < F.lit(float(spec.get("rate", 1.0)))
+        return F.when(hit, F.lit(spec["value"]).cast(dtype)).otherwise(col(name))
+    unknown = set(spec) - {"add", "scale"}
+    if unknown or not spec:
+        raise ConfigError(
+            f"synthetic.shift.{name}: use {{value, rate}} or {{add, scale}}, not {sorted(unknown)}."
+        )
+    shifted = col(name) * F.lit(float(spec.get("scale", 1.0))) + F.lit(float(spec.get("add", 0.0)))
+    if dtype in ("int", "bigint", "smallint"):
+        shifted = F.round(shifted)
+    return shifted.cast(dtype)
 
 
 def synthesize_flights(seed_sources: dict[str, DataFrame], params: dict[str, Any]) -> DataFrame:
@@ -80,6 +101,14 @@ def synthesize_flights(seed_sources: dict[str, DataFrame], params: dict[str, Any
         changes[key["column"]] = col(key["column"]) + F.col("_copy") * F.lit(int(key["stride"]))
     dtypes = dict(real.dtypes)
     df = df.withColumns({name: c.cast(dtypes[name]) for name, c in changes.items()})
+
+    shift = params.get("shift") or {}
+    require_columns(columns, list(shift), "synthetic.shift")
+    if shift:
+        df = df.withColumns(
+            {name: _shifted(name, spec, dtypes[name], seed) for name, spec in shift.items()}
+        )
+        logger.info("synthetic: distributions shifted: %s", shift)
 
     outlier = faults.get("outliers") or {}
     if outlier:
