@@ -36,6 +36,8 @@ KILL_DURING = "03_primary/flights.parquet"
 KILL_AFTER_S = 0.0
 RESUME_FROM = "clean"
 KILL_DEADLINE_S = 500
+# FAULTS_REPEAT=5 make check-faults: each kill test five times (against one uninterrupted run).
+REPEAT = int(os.environ.get("FAULTS_REPEAT", "1"))
 SPARK_OUTPUTS = [
     "02_intermediate/flights.parquet",
     "02_intermediate/quarantine/ingestion.parquet",
@@ -183,9 +185,10 @@ def uninterrupted(spark, tmp_path_factory) -> tuple[Path, dict]:
     return base / "data", snapshot(spark, base / "data")
 
 
+@pytest.mark.parametrize("attempt", range(REPEAT))
 @pytest.mark.parametrize("resume", ["rerun", "from-nodes"])
-def test_kill_9_mid_write_leaves_no_partial_dataset_and_the_rerun_equals_an_uninterrupted_run(
-    spark, tmp_path, uninterrupted, resume
+def test_kill_9_mid_write_leaves_no_partial_dataset_and_resuming_equals_an_uninterrupted_run(
+    spark, tmp_path, uninterrupted, resume, attempt
 ):
     data_dir, store = tmp_path / "data", tmp_path / "mlflow.db"
     started = time.monotonic()
