@@ -15,11 +15,14 @@ MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 MLFLOW_PORT ?= 5000
 MLFLOW_ARTIFACTS = $(abspath $(dir $(patsubst sqlite:///%,%,$(firstword $(subst ?, ,$(MLFLOW_TRACKING_URI))))))/mlruns
 
+# `make viz`: kedro-viz's port (it takes none above 49151).
+VIZ_PORT ?= 4141
+
 # Kedro's telemetry plugin would otherwise ask (and try the network) on every command.
 export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: help install java run serve mlflow-ui check-ui check-cluster check-faults test lint format bench bench-ingest bench-validate bench-input bench-scale lock clean-data
+.PHONY: help install java run serve mlflow-ui check-ui viz viz-build check-viz check-cluster check-faults test lint format bench bench-ingest bench-validate bench-input bench-scale lock clean-data
 
 help:  ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -50,6 +53,15 @@ mlflow-ui: install  ## The MLflow UI over the tracking store, on http://127.0.0.
 
 check-ui: install  ## Two runs in a temporary store, checked in headless Chromium's MLflow UI (SCREENSHOTS=dir)
 	$(BIN)/python scripts/check_mlflow_ui.py $(if $(SCREENSHOTS),--screenshots $(SCREENSHOTS))
+
+viz: install  ## kedro-viz: every pipeline's DAG, layers, tags, namespaces on http://127.0.0.1:4141 (VIZ_PORT=4141)
+	$(BIN)/kedro viz run --host 127.0.0.1 --port $(VIZ_PORT) --no-browser
+
+viz-build: install  ## kedro-viz as a static site in build/ (open build/index.html over HTTP)
+	$(BIN)/kedro viz build
+
+check-viz: install  ## Every registered pipeline checked in headless Chromium's kedro-viz (docs/images/kedro_viz.png)
+	$(BIN)/python scripts/check_viz.py --screenshot docs/images/kedro_viz.png
 
 test: install  ## Lint, then the test suite
 	$(BIN)/ruff check .

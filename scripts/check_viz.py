@@ -1,0 +1,523 @@
+"""Check kedro-viz in a real headless browser: every registered pipeline's DAG, as drawn.
+
+1. What to expect comes from the project itself, not from kedro-viz: the pipeline registry
+   (`register_pipelines`) gives each pipeline's nodes, datasets, tags and namespaces, the
+   catalog configuration (`metadata: kedro-viz: layer:`) each dataset's layer.
+2. `kedro viz run --no-browser` on a free port of 127.0.0.1 (kedro-viz takes none above 49151);
+   its /api/main must list exactly the registered pipelines.
+3. Debian's Chromium, headless, over the DevTools protocol (the client and launch flags of
+   scripts/check_mlflow_ui.py), with modular pipelines expanded and parameters hidden (the
+   default). Every pipeline is picked in the sidebar's pipeline drop-down, with mouse clicks,
+   and its flowchart must draw:
+   - one node per registered node (its name without the namespace) and per dataset (its full
+     name), nothing missing and nothing else;
+   - the layer bands of its datasets' layers, each dataset inside its own layer's band;
+   - its tags in the Tags filter, and each namespace as a modular pipeline in the tree; with
+     "Collapse all modular pipelines", a single node per namespace instead of its nodes.
+   `--screenshot PATH` saves the `__default__` flowchart with its layers (1280x1600).
+
+`--also-expect PIPELINE:NAME` adds a name the flowchart must show: a wrong one makes the check
+fail, which proves it can. The server and the browser run in their own process groups and are
+always killed. Exit 0 when every assertion held, 1 with what was missing when one did not, 2
+when no Chromium is found.
+
+    .venv/bin/python scripts/check_viz.py --screenshot docs/images/kedro_viz.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import socket
+import sys
+import tempfile
+import time
+import urllib.request
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from check_mlflow_ui import (  # noqa: E402 (the scripts folder is no package)
+    HOST,
+    CheckFailed,
+    Page,
+    browser,
+    find_chromium,
+    js,
+    page_target,
+    process_group,
+    wait_for_http,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+WIDTH, HEIGHT = 1280, 800
+SHOT_HEIGHT = 1600  # the lifecycle is a tall graph: the screenshot is 1280x1600
+# What kedro-viz keeps in localStorage: no feature tour over the graph, namespaces expanded,
+# names as they are in the code, the light theme (readable screenshots).
+VIZ_SETTINGS = {
+    "showFeatureHints": False,
+    "expandAllPipelines": True,
+    "isPrettyName": False,
+    "theme": "light",
+    "layer": {"visible": True},
+}
+PIPELINE_SELECTOR = "document.querySelector('[data-test=kedro-pipeline-selector]')"
+# Task and data nodes as drawn: type, label, and the vertical centre on the screen.
+DRAWN_NODES = """
+Array.from(document.querySelectorAll('.pipeline-node')).map(n => {
+  const r = n.getBoundingClientRect();
+  const label = n.querySelector('.pipeline-node__text');
+  return {type: n.dataset.nodeType, name: label ? label.textContent.trim() : null,
+          y: r.y + r.height / 2};
+})
+"""
+# Layer bands in order, with their names (the labels list the same layers in the same order).
+DRAWN_LAYERS = """
+(() => {
+  const bands = Array.from(document.querySelectorAll('.pipeline-layer'));
+  const names = Array.from(document.querySelectorAll('.pipeline-layer-name'));
+  return names.map((n, i) => {
+    const r = bands[i] ? bands[i].getBoundingClientRect() : null;
+    return {name: n.textContent.trim(), top: r && r.top, bottom: r && r.bottom};
+  });
+})()
+"""
+DRAWN_TAGS = (
+    "Array.from(document.querySelectorAll('.filters-section--type-tag .filters-group .filter-row'))"
+    ".map(r => r.title)"
+)
+# The filter list is virtualized: only its rows in sight exist. What scrolls it is the first
+# ancestor that overflows.
+FILTERS_SCROLLER = """
+(() => {
+  for (let e = document.querySelector('.filters-section--type-tag'); e; e = e.parentElement) {
+    const style = getComputedStyle(e).overflowY;
+    if ((style === 'auto' || style === 'scroll') && e.scrollHeight > e.clientHeight) return e;
+  }
+  return null;
+})()
+"""
+TREE_NAMESPACES = (
+    "Array.from(document.querySelectorAll('.node-list-row'))"
+    ".filter(r => r.querySelector('.pipeline-node-icon--icon-modularPipeline'))"
+    ".map(r => r.innerText.trim())"
+)
+
+
+def log(message: str) -> None:
+    print(f"[check-viz {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def viz_port() -> int:
+    """A free port of 127.0.0.1 that kedro-viz accepts (it refuses those above 49151)."""
+    for _ in range(100):
+        port = random.randint(20000, 49151)
+        with socket.socket() as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 49151")
+
+
+# ---------------------------------------------------------------------------------------------
+# What the project says the flowcharts must show
+
+
+def short_name(node) -> str:
+    """A node's name as kedro-viz labels it: without its namespace."""
+    prefix = f"{node.namespace}." if node.namespace else ""
+    return node.name.removeprefix(prefix)
+
+
+def layer_cycle(pipeline, layer_of: dict[str, str]) -> list[str] | None:
+    """A cycle among the layers of a pipeline's datasets, or None. A layer must come before every
+    layer downstream of it (kedro-viz's order, through datasets without a layer too): when one
+    does not, kedro-viz draws no layers at all for that pipeline."""
+    children: dict[str, set[str]] = {}
+    for node in pipeline.nodes:
+        for source in node.inputs:
+            children.setdefault(source.split("@")[0], set()).update(
+                out.split("@")[0] for out in node.outputs
+            )
+    below: dict[str, set[str]] = {}  # dataset -> the layers downstream of it, its own included
+
+    def downstream(dataset: str) -> set[str]:
+        if dataset not in below:
+            below[dataset] = {layer_of[dataset]} if dataset in layer_of else set()
+            for child in children.get(dataset, ()):
+                below[dataset] |= downstream(child)
+        return below[dataset]
+
+    order: dict[str, set[str]] = {}  # layer -> the layers that must come before it
+    for dataset, layer in layer_of.items():
+        for later in downstream(dataset) - {layer}:
+            order.setdefault(later, set()).add(layer)
+    try:
+        tuple(TopologicalSorter(order).static_order())
+    except CycleError as cycle:
+        return cycle.args[1]
+    return None
+
+
+def expectations(env: str | None = None) -> dict[str, dict]:
+    """Per registered pipeline: its tasks, datasets, tags, namespaces and each dataset's layer.
+
+    Parameters are left out (kedro-viz hides them unless asked), and a transcoded dataset is
+    one node (`name@format` drawn as `name`)."""
+    from kedro.framework.project import pipelines, settings  # noqa: PLC0415
+    from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
+
+    bootstrap_project(ROOT)
+    loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(ROOT / settings.CONF_SOURCE), env=env, **settings.CONFIG_LOADER_ARGS
+    )
+    catalog = loader["catalog"]
+
+    def layer(dataset: str) -> str | None:
+        entry = catalog.get(dataset)
+        metadata = (entry.get("metadata") or {}) if isinstance(entry, dict) else {}
+        return (metadata.get("kedro-viz") or {}).get("layer")
+
+    expected = {}
+    for name, pipeline in sorted(pipelines.items()):
+        datasets = {
+            d.split("@")[0]
+            for d in pipeline.datasets()
+            if not d.startswith("params:") and d != "parameters"
+        }
+        expected[name] = {
+            "task": sorted({short_name(n) for n in pipeline.nodes}),
+            "data": sorted(datasets),
+            "layers": {d: layer(d) for d in sorted(datasets) if layer(d)},
+            "memory": sorted(d for d in datasets if d not in catalog),  # no entry, no layer
+            "tags": sorted({t for n in pipeline.nodes for t in n.tags}),
+            "namespaces": sorted(
+                {n.namespace.split(".")[0] for n in pipeline.nodes if n.namespace}
+            ),
+        }
+        expected[name]["layer_cycle"] = layer_cycle(pipeline, expected[name]["layers"])
+    return expected
+
+
+# ---------------------------------------------------------------------------------------------
+# The check
+
+
+def compare_nodes(pipeline: str, expected: dict, drawn: list[dict]) -> list[str]:
+    """What the flowchart lacks or has in excess, per node type; empty when it is right."""
+    problems = []
+    for kind in ("task", "data"):
+        shown = {n["name"] for n in drawn if n["type"] == kind}
+        want = set(expected[kind])
+        if missing := sorted(want - shown):
+            problems.append(f"{pipeline}: no {kind} node {missing}")
+        if extra := sorted(shown - want):
+            problems.append(f"{pipeline}: unexpected {kind} node {extra}")
+    return problems
+
+
+def compare_layers(pipeline: str, expected: dict, drawn: list[dict], layers: list[dict]):
+    """Every dataset's layer has a band, and the dataset is drawn inside it."""
+    if expected.get("layer_cycle"):
+        return [f"{pipeline}: the catalog's layers form a cycle {expected['layer_cycle']}"]
+    problems = []
+    bands = {band["name"]: band for band in layers}
+    if missing := sorted(set(expected["layers"].values()) - set(bands)):
+        problems.append(f"{pipeline}: no layer band {missing} (shown: {sorted(bands)})")
+        return problems
+    where = {n["name"]: n["y"] for n in drawn if n["type"] == "data"}
+    for dataset, layer in expected["layers"].items():
+        band, y = bands[layer], where.get(dataset)
+        if y is not None and band["top"] is not None and not band["top"] <= y <= band["bottom"]:
+            problems.append(f"{pipeline}: {dataset} is drawn outside its layer {layer!r}")
+    return problems
+
+
+def tag_label(tag: str) -> str:
+    """kedro-viz writes tags in the filter list as titles: data_quality -> Data Quality."""
+    return tag.replace("_", " ").replace("-", " ").title()
+
+
+def select_pipeline(page: Page, name: str, timeout: float) -> None:
+    """Opens the sidebar's pipeline drop-down and clicks the pipeline, as a person would."""
+    if not page.click(f"{PIPELINE_SELECTOR}.querySelector('.dropdown__label')"):
+        raise CheckFailed("the sidebar has no pipeline drop-down")
+    option = (
+        f"Array.from({PIPELINE_SELECTOR}.querySelectorAll('.menu-option'))"
+        f".find(o => o.querySelector('.menu-option__content').title === {js(name)})"
+    )
+    label = f"{PIPELINE_SELECTOR}.querySelector('.dropdown__label').innerText.trim()"
+    is_open = f"{PIPELINE_SELECTOR}.getAttribute('aria-expanded') === 'true'"
+    deadline = time.monotonic() + timeout
+    while True:
+        page.poll(f"!!{option}", timeout, f"the pipeline drop-down does not offer {name}")
+        time.sleep(0.3)  # the list slides open: click where the option has come to rest
+        page.click(option)
+        time.sleep(0.3)
+        if page.evaluate(f"{label} === {js(name)}"):
+            return
+        if time.monotonic() > deadline:
+            raise CheckFailed(f"the pipeline drop-down did not switch to {name}")
+        if not page.evaluate(is_open):
+            page.click(f"{PIPELINE_SELECTOR}.querySelector('.dropdown__label')")
+
+
+def check_pipeline(
+    page: Page, name: str, expected: dict, timeout: float, collapsed: set[str]
+) -> dict:
+    """The flowchart of one pipeline: nodes, layers, tags, namespaces (collapsing the ones not
+    in `collapsed` yet, which it adds)."""
+    select_pipeline(page, name, timeout)
+    deadline = time.monotonic() + timeout
+    while True:  # the flowchart is laid out, then animated: wait for it to settle
+        drawn = [n for n in page.evaluate(DRAWN_NODES) if n["type"] in {"task", "data"}]
+        problems = compare_nodes(name, expected, drawn)
+        if not problems:
+            time.sleep(0.3)  # nodes move into place after they appear
+            drawn = [n for n in page.evaluate(DRAWN_NODES) if n["type"] in {"task", "data"}]
+            problems = compare_layers(name, expected, drawn, page.evaluate(DRAWN_LAYERS))
+        if not problems:
+            break
+        if time.monotonic() > deadline:
+            raise CheckFailed("; ".join(problems))
+        time.sleep(0.5)
+
+    tags = drawn_tags(page, {tag_label(t) for t in expected["tags"]})
+    if missing := [t for t in expected["tags"] if tag_label(t) not in tags]:
+        raise CheckFailed(f"{name}: the Tags filter lacks {missing} (shows {sorted(tags)})")
+    if expected["namespaces"]:
+        check_namespaces(
+            page, name, expected, timeout, collapse=bool(set(expected["namespaces"]) - collapsed)
+        )
+        collapsed.update(expected["namespaces"])
+    return {
+        "nodes": sum(n["type"] == "task" for n in drawn),
+        "datasets": sum(n["type"] == "data" for n in drawn),
+        "layers": [band["name"] for band in page.evaluate(DRAWN_LAYERS)],
+        "tags": expected["tags"],
+        "namespaces": expected["namespaces"],
+    }
+
+
+def drawn_tags(page: Page, want: set[str]) -> set[str]:
+    """The rows of the Tags filter; unless those in sight are all of `want`, every row, the
+    list scrolled through with the mouse wheel from the top."""
+    tags = set(page.evaluate(DRAWN_TAGS))
+    if want <= tags or not page.evaluate(f"!!{FILTERS_SCROLLER}"):
+        return tags
+    page.evaluate(f"{FILTERS_SCROLLER}.scrollTop = 0")
+    time.sleep(0.2)
+    still = 0
+    while still < 3:
+        tags |= set(page.evaluate(DRAWN_TAGS))
+        before = page.evaluate(f"{FILTERS_SCROLLER}.scrollTop")
+        page.wheel(FILTERS_SCROLLER, dy=120)
+        time.sleep(0.2)
+        still = still + 1 if page.evaluate(f"{FILTERS_SCROLLER}.scrollTop") == before else 0
+    return tags
+
+
+def check_namespaces(page: Page, name: str, expected: dict, timeout: float, collapse: bool) -> None:
+    """Each namespace is a modular pipeline in the tree and, collapsed, one node of the graph."""
+    tree = page.evaluate(TREE_NAMESPACES)
+    if missing := [ns for ns in expected["namespaces"] if ns not in tree]:
+        raise CheckFailed(f"{name}: the tree has no modular pipeline {missing} ({tree})")
+    if not collapse:
+        return
+    toggle = "document.querySelector('[aria-label=\"Collapse all modular pipelines\"]')"
+    if not page.click(toggle):
+        raise CheckFailed("the toolbar has no 'Collapse all modular pipelines' button")
+    collapsed = (
+        "Array.from(document.querySelectorAll('.pipeline-node[data-node-type=modularPipeline]'))"
+        ".map(n => n.querySelector('.pipeline-node__text').textContent.trim())"
+    )
+    shown = page.poll(
+        f"(() => {{ const s = {collapsed}; "
+        f"return {js(expected['namespaces'])}.every(ns => s.includes(ns)) && s; }})()",
+        timeout,
+        f"{name}: collapsed, the graph has no node for namespace {expected['namespaces']}",
+    )
+    log(f"{name}: collapsed namespaces drawn as {shown}")
+    page.click("document.querySelector('[aria-label=\"Expand all modular pipelines\"]')")
+    page.poll(f"({collapsed}).length === 0", timeout, f"{name}: the namespaces did not expand")
+
+
+DISMISS = (  # the "new version" banner over the top right of the graph
+    "Array.from(document.querySelectorAll('button')).find(b => b.innerText.trim() === 'Dismiss')"
+)
+
+
+def open_viz(page: Page, base: str, timeout: float) -> None:
+    """kedro-viz's page with VIZ_SETTINGS, its first flowchart drawn, the banner dismissed."""
+    page.call("Page.enable")
+    page.call(
+        "Emulation.setDeviceMetricsOverride",
+        width=WIDTH,
+        height=HEIGHT,
+        deviceScaleFactor=1,
+        mobile=False,
+    )
+    page.call(
+        "Page.addScriptToEvaluateOnNewDocument",
+        source=f"localStorage.setItem('KedroViz', {js(json.dumps(VIZ_SETTINGS))});",
+    )
+    page.goto(f"{base}/")
+    page.poll(f"!!{PIPELINE_SELECTOR}", timeout, "kedro-viz drew no sidebar")
+    page.poll(
+        "document.querySelectorAll('.pipeline-node').length > 0",
+        timeout,
+        "kedro-viz drew no flowchart",
+    )
+    page.click(DISMISS)
+
+
+def check_every_pipeline(page: Page, expected: dict, timeout: float, workdir: Path) -> dict:
+    """Picks each pipeline in turn, `__default__` last (the screenshot is the whole lifecycle)."""
+    shown, collapsed = {}, set()
+    for name in sorted(expected, key=lambda p: (p == "__default__", p)):
+        begin = time.monotonic()
+        try:
+            shown[name] = check_pipeline(page, name, expected[name], timeout, collapsed)
+        except CheckFailed:
+            page.screenshot(workdir / "failure.png")  # kept with --keep
+            raise
+        seen = shown[name]
+        namespaces = f", namespaces {seen['namespaces']}" if seen["namespaces"] else ""
+        log(
+            f"{name}: {seen['nodes']} nodes, {seen['datasets']} datasets, layers "
+            f"{seen['layers']}, tags {seen['tags']}{namespaces} "
+            f"({time.monotonic() - begin:.1f}s)"
+        )
+    return shown
+
+
+def take_screenshot(page: Page, path: Path) -> None:
+    """The flowchart alone, taller than the checks' window, zoomed to fit, no mouse over it."""
+    page.click(DISMISS)  # if the banner came late
+    for button in ("Hide menu", "Turn minimap off"):
+        page.click(f"document.querySelector({js(f'[aria-label={json.dumps(button)}]')})")
+    page.call(
+        "Emulation.setDeviceMetricsOverride",
+        width=WIDTH,
+        height=SHOT_HEIGHT,
+        deviceScaleFactor=1,
+        mobile=False,
+    )
+    time.sleep(1)
+    page.click("document.querySelector('[aria-label=\"Reset zoom\"]')")
+    page.call("Input.dispatchMouseEvent", type="mouseMoved", x=WIDTH - 1, y=SHOT_HEIGHT - 1)
+    page.evaluate("window.scrollTo(0, 0)")
+    time.sleep(1.5)
+    page.screenshot(path)
+
+
+def check_viz(
+    chromium: str,
+    workdir: Path,
+    timeout: float,
+    screenshot: Path | None,
+    also_expect: list[tuple[str, str]],
+    env: str | None = None,
+    expected: dict[str, dict] | None = None,
+) -> dict:
+    """kedro-viz against `expected` (by default, read from the project while kedro-viz starts)."""
+    port = viz_port()
+    base = f"http://{HOST}:{port}"
+    cmd = [sys.executable, "-m", "kedro", "viz", "run", "--host", HOST, "--port", str(port)]
+    cmd += ["--no-browser", *(["--env", env] if env else [])]
+    environ = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
+    timings = {}
+    start = time.monotonic()
+    log(" ".join(cmd))
+    with process_group(cmd, workdir / "kedro_viz.log", cwd=ROOT, env=environ) as viz:
+        if expected is None:
+            expected = expectations(env)  # while kedro-viz loads the same project
+            timings["registry_s"] = round(time.monotonic() - start, 1)
+            log(f"the registry: {len(expected)} pipelines, read in {timings['registry_s']}s")
+        for pipeline, node in also_expect:
+            if pipeline not in expected:
+                raise CheckFailed(f"--also-expect: no pipeline {pipeline!r} in the registry")
+            expected[pipeline]["task"].append(node)
+        wait_for_http(f"{base}/api/main", 4 * timeout, viz, "kedro viz")
+        timings["server_start_s"] = round(time.monotonic() - start, 1)
+        log(f"kedro-viz answered on {base} after {timings['server_start_s']}s")
+        with urllib.request.urlopen(f"{base}/api/main", timeout=timeout) as response:
+            served = sorted(p["id"] for p in json.load(response)["pipelines"])
+        if served != sorted(expected):
+            raise CheckFailed(
+                f"kedro-viz serves pipelines {served}, the registry has {sorted(expected)}"
+            )
+        launched, profile = browser(chromium, workdir)
+        with launched as chrome:
+            page = Page(page_target(profile, chrome))
+            try:
+                open_viz(page, base, timeout)
+                shown = check_every_pipeline(page, expected, timeout, workdir)
+                if screenshot:
+                    take_screenshot(page, screenshot)
+            finally:
+                page.close()
+    timings["total_s"] = round(time.monotonic() - start, 1)
+    return {
+        "base_url": base,
+        "expected": {p: {"task": e["task"], "data": e["data"]} for p, e in expected.items()},
+        "shown": shown,
+        **timings,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--screenshot", type=Path, help="save the __default__ flowchart (PNG)")
+    parser.add_argument("--env", help="Kedro configuration environment (default: local)")
+    parser.add_argument("--timeout", type=float, default=60, help="seconds per wait (60)")
+    parser.add_argument(
+        "--also-expect",
+        action="append",
+        default=[],
+        metavar="PIPELINE:NAME",
+        help="a node name the pipeline's flowchart must also show (to see the check fail)",
+    )
+    parser.add_argument(
+        "--expected",
+        type=Path,
+        help="a JSON file of expectations() (a caller that has read the registry already)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args(argv)
+
+    chromium = find_chromium()
+    if chromium is None:
+        print("no Chromium binary (apt-get install chromium, or set $CHROMIUM)", file=sys.stderr)
+        return 2
+    also_expect = [tuple(item.split(":", 1)) for item in args.also_expect]
+    workdir = Path(tempfile.mkdtemp(prefix="check_viz_"))
+    try:
+        expected = json.loads(args.expected.read_text()) if args.expected else None
+        result = check_viz(
+            chromium, workdir, args.timeout, args.screenshot, also_expect, args.env, expected
+        )
+        print(json.dumps(result, indent=2))
+        log(f"OK: kedro-viz draws every node of the {len(result['shown'])} registered pipelines")
+        return 0
+    except (CheckFailed, RuntimeError, OSError) as failure:
+        for name in ("kedro_viz.log", "chromium.log"):
+            if (log_file := workdir / name).is_file():
+                tail = log_file.read_text(errors="replace").splitlines()[-15:]
+                print(f"--- {name} (last lines)", *tail, sep="\n", file=sys.stderr)
+        print(f"FAILED ({type(failure).__name__}): {failure}", file=sys.stderr)
+        return 1
+    finally:
+        if args.keep:
+            log(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
