@@ -126,8 +126,9 @@ class AtomicSparkDataset(SparkDataset):
     Local paths use ``os.rename``; other schemes (``hdfs://``, ``s3a://``) the Hadoop FileSystem of
     the running SparkSession. Spark Connect has no JVM in the client: there a non-local path is
     written in place by plain ``SparkDataset.save`` (a warning says so), and the ``_SUCCESS``
-    check still guards every load. ``mode: append`` and ``file_format: delta`` are written in place
-    as well (append cannot be staged elsewhere; Delta commits atomically through its log).
+    check still guards every load. ``mode: append``, dynamic partition overwrite and
+    ``file_format: delta`` are written in place as well (the first two change only part of the
+    dataset, so they cannot be staged elsewhere; Delta commits atomically through its log).
 
     Example catalog entry::
 
@@ -179,9 +180,10 @@ class AtomicSparkDataset(SparkDataset):
     def save(self, data: DataFrame) -> None:
         mode = str(self._save_args.get("mode") or "errorifexists").lower()
         final = self._target(self._get_save_path())
-        files = None if mode == "append" or self._file_format == "delta" else self._files(final)
+        in_place = mode == "append" or self._file_format == "delta" or self._dynamic_overwrite()
+        files = None if in_place else self._files(final)
         if files is None:
-            if mode != "append" and self._file_format != "delta":
+            if not in_place:
                 logger.warning(
                     "'%s' is written in place, not atomically: Spark Connect has no Hadoop "
                     "FileSystem in the client to rename with.",
@@ -197,7 +199,8 @@ class AtomicSparkDataset(SparkDataset):
             if mode == "ignore":
                 return
 
-        name = final.rstrip("/").rsplit("/", 1)[-1]
+        final = final.rstrip("/")
+        name = final.rsplit("/", 1)[-1]
         stem = f"{final[: len(final) - len(name)]}.{name}"
         tag = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         temporary, previous = f"{stem}.tmp-{tag}", f"{stem}.old-{tag}"
@@ -216,6 +219,15 @@ class AtomicSparkDataset(SparkDataset):
             files.delete(temporary)
             raise
         files.delete(previous)
+
+    def _dynamic_overwrite(self) -> bool:
+        """Dynamic partition overwrite replaces only the partitions written: not a whole swap."""
+        if not self._save_args.get("partitionBy"):
+            return False
+        mode = self._save_args.get("partitionOverwriteMode") or get_spark().conf.get(
+            "spark.sql.sources.partitionOverwriteMode", "static"
+        )
+        return str(mode).lower() == "dynamic"
 
     @staticmethod
     def _remove_stale(files: _LocalFiles | _HadoopFiles, final: str) -> None:
