@@ -22,7 +22,7 @@ VIZ_PORT ?= 4141
 export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: help install java run serve mlflow-ui check-ui viz viz-build check-viz check-cluster check-faults test lint format bench bench-ingest bench-validate bench-input bench-scale lock clean-data
+.PHONY: help install java run serve mlflow-ui check-ui viz viz-build check-viz check-cluster check-faults check-scenarios test lint format bench bench-ingest bench-validate bench-input bench-scale lock clean-data
 
 help:  ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -40,9 +40,9 @@ install: $(STAMP) java  ## Create .venv and install the pinned dependencies and 
 java:  ## Check that Java 17+ (needed by Spark) is installed
 	@bash scripts/check_java.sh
 
-run: install  ## Run the whole lifecycle on the bundled sample, then score it with the champion
+run: install  ## The whole lifecycle on the bundled sample, then iterate: score it with the champion, drift, decide
 	$(BIN)/kedro run
-	$(BIN)/kedro run --pipeline inference
+	$(BIN)/kedro run --pipeline iterate
 
 serve: install  ## Serve the champion over HTTP: POST raw rows to /invocations (SERVE_PORT=5001)
 	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI="$(MLFLOW_TRACKING_URI)" MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false $(BIN)/mlflow models serve -m "models:/$(MODEL_NAME)@champion" --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
@@ -73,6 +73,9 @@ check-cluster: install  ## The pipelines on a local Spark standalone cluster and
 
 check-faults: install  ## kill -9 mid-write then rerun/--from-nodes, idempotent reruns, concurrent runs (CI)
 	$(BIN)/pytest -m faults
+
+check-scenarios: install  ## Multi-run scenarios: lifecycle, then iterate on the same data and on a drifted batch (CI)
+	$(BIN)/pytest -m scenario
 
 lint: install  ## ruff check and format check only
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

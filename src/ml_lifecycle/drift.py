@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, FloatType, NumericType
 
@@ -55,22 +55,21 @@ def quantile_edges(df: DataFrame, columns: list[str], bins: int, error: float = 
     return {c: sorted({float(q) for q in qs}) for c, qs in zip(columns, quantiles, strict=True)}
 
 
-def numeric_profiles(df: DataFrame, edges: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
-    """Returns the binned counts of every numeric column on the given edges, in one Spark pass."""
-    if not edges:
-        return {}
+def _numeric_aggregates(df: DataFrame, edges: dict[str, list[float]]) -> list:
     aggregates = []
     for name, cuts in edges.items():
-        missing = _is_missing(df, name)
         value = col(name).cast("double")
         # Bin index = how many edges are <= the value; missing values get -1.
         index = sum((F.when(value >= F.lit(e), 1).otherwise(0) for e in cuts), F.lit(0))
-        index = F.when(missing, F.lit(-1)).otherwise(index)
+        index = F.when(_is_missing(df, name), F.lit(-1)).otherwise(index)
         aggregates.append(F.count(F.when(index == -1, 1)).alias(f"{name}||missing"))
         aggregates += [
             F.count(F.when(index == b, 1)).alias(f"{name}||{b}") for b in range(len(cuts) + 1)
         ]
-    row = df.agg(*aggregates).first().asDict()
+    return aggregates
+
+
+def _numeric_columns(row: dict[str, Any], edges: dict[str, list[float]]) -> dict[str, Any]:
     return {
         name: {
             "kind": "numeric",
@@ -82,24 +81,64 @@ def numeric_profiles(df: DataFrame, edges: dict[str, list[float]]) -> dict[str, 
     }
 
 
-def categorical_profile(df: DataFrame, name: str, max_values: int) -> dict[str, Any]:
-    """Returns the counts of a column's `max_values` most frequent values, the rest as `other`."""
-    missing = _is_missing(df, name) if isinstance(df.schema[name].dataType, NumericType) else None
+def numeric_profiles(df: DataFrame, edges: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
+    """Returns the binned counts of every numeric column on the given edges, in one Spark pass."""
+    if not edges:
+        return {}
+    return _numeric_columns(df.agg(*_numeric_aggregates(df, edges)).first().asDict(), edges)
+
+
+def _category(df: DataFrame, name: str):
+    """The column as text, NaN as null (so it counts as missing)."""
     value = col(name).cast("string")
-    if missing is not None:
-        value = F.when(missing, F.lit(None)).otherwise(value)
-    grouped = df.groupBy(value.alias("value")).count()
-    top = grouped.orderBy(F.desc("count"), F.asc_nulls_first("value")).limit(max_values + 1)
-    rows = [(r["value"], int(r["count"])) for r in top.collect()]
-    missing_count = next((n for v, n in rows if v is None), 0)
-    named = [(v, n) for v, n in rows if v is not None][:max_values]
-    total = grouped.agg(F.sum("count")).first()[0] or 0
-    return {
-        "kind": "categorical",
-        "counts": dict(named),
-        "other": int(total) - missing_count - sum(n for _, n in named),
-        "missing": int(missing_count),
-    }
+    if isinstance(df.schema[name].dataType, NumericType):
+        value = F.when(_is_missing(df, name), F.lit(None)).otherwise(value)
+    return value
+
+
+def categorical_profiles(
+    df: DataFrame, columns: list[str], rows: int, max_values: int
+) -> dict[str, dict[str, Any]]:
+    """Returns every categorical column's top `max_values` counts, in one grouped Spark job.
+
+    The columns are stacked as (column, value) pairs and counted together; a window keeps each
+    column's most frequent values, so no more than `max_values + 1` rows per column reach the
+    driver, whatever the cardinality.
+    """
+    if not columns:
+        return {}
+    pairs = F.explode(
+        F.array(
+            *[F.struct(F.lit(c).alias("column"), _category(df, c).alias("value")) for c in columns]
+        )
+    ).alias("pair")
+    counts = df.select(pairs).select("pair.column", "pair.value").groupBy("column", "value").count()
+    rank = F.row_number().over(
+        Window.partitionBy("column").orderBy(
+            F.col("value").isNotNull(), F.desc("count"), F.asc("value")
+        )
+    )
+    top = counts.withColumn("_rank", rank).filter(F.col("_rank") <= max_values + 1)
+    found: dict[str, list[tuple[Any, int]]] = {c: [] for c in columns}
+    for r in top.collect():
+        found[r["column"]].append((r["value"], int(r["count"])))
+    result = {}
+    for name in columns:
+        missing = next((n for v, n in found[name] if v is None), 0)
+        named = sorted(((v, n) for v, n in found[name] if v is not None), key=lambda x: -x[1])
+        named = named[:max_values]
+        result[name] = {
+            "kind": "categorical",
+            "counts": dict(named),
+            "other": rows - missing - sum(n for _, n in named),
+            "missing": int(missing),
+        }
+    return result
+
+
+def categorical_profile(df: DataFrame, name: str, max_values: int) -> dict[str, Any]:
+    """Returns one categorical column's profile (see `categorical_profiles`)."""
+    return categorical_profiles(df, [name], int(df.count()), max_values)[name]
 
 
 def profile(
@@ -110,17 +149,19 @@ def profile(
     bins: int = 10,
     max_values: int = 1000,
 ) -> dict[str, Any]:
-    """Returns a profile of `df` (see the module docstring).
+    """Returns a profile of `df` (see the module docstring): two Spark jobs, plus the quantiles.
 
     Without `edges`, numeric bins are the data's own quantiles (a reference); with them, the
     reference's bins are reused (a batch compared with it).
     """
     if edges is None:
         edges = quantile_edges(df, numeric, bins)
-    columns = numeric_profiles(df, {c: edges[c] for c in numeric})
-    for name in categorical:
-        columns[name] = categorical_profile(df, name, max_values)
-    return {"rows": int(df.count()), "columns": columns}
+    edges = {c: edges[c] for c in numeric}
+    row = df.agg(F.count(F.lit(1)).alias("||rows"), *_numeric_aggregates(df, edges)).first()
+    rows = int(row["||rows"])
+    columns = _numeric_columns(row.asDict(), edges)
+    columns |= categorical_profiles(df, categorical, rows, max_values)
+    return {"rows": rows, "columns": columns}
 
 
 # ---------------------------------------------------------------------------------- distances

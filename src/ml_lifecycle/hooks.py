@@ -107,6 +107,19 @@ def _local_path(dataset: Any) -> Path | None:
     return None
 
 
+# A run started by another run (iterate's retraining) names its parent here: its MLflow run
+# becomes a child of the parent's (the `mlflow.parentRunId` tag nests it in the UI).
+PARENT_RUN_ENV = "ML_LIFECYCLE_PARENT_RUN_ID"
+_RUN_PARAMS: dict[str, Any] = {}
+
+
+def current_run_params() -> dict[str, Any]:
+    """Returns the running session's run parameters (env, runtime_params, project_path, ...)."""
+    if not _RUN_PARAMS:
+        raise RuntimeError("No Kedro run is in progress: start this node with `kedro run`.")
+    return dict(_RUN_PARAMS)
+
+
 class MlflowRunHooks:
     """What each MLflow run records beyond kedro-mlflow's parameters, and how it ends.
 
@@ -139,6 +152,8 @@ class MlflowRunHooks:
     @hook_impl(trylast=True)
     def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
         """Tags the run kedro-mlflow just started."""
+        _RUN_PARAMS.clear()
+        _RUN_PARAMS.update(run_params)
         run = mlflow.active_run()
         self._run_id = run.info.run_id if run else None
         self._failed_node = None
@@ -151,6 +166,8 @@ class MlflowRunHooks:
         }
         if commit:
             tags.update({"git_commit": commit, "git_dirty": str(dirty).lower()})
+        if os.environ.get(PARENT_RUN_ENV):
+            tags["mlflow.parentRunId"] = os.environ[PARENT_RUN_ENV]
         client = MlflowClient()
         for key, value in tags.items():
             client.set_tag(self._run_id, key, value)

@@ -6,9 +6,10 @@ from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
 # `synthetic` writes scale data into a landing folder, `profile` drafts a suite: tools, not stages.
-# `inference` scores with the champion, which moves only once the lifecycle run has succeeded:
-# it runs on its own (`kedro run --pipeline inference`; `make run` does both).
-NOT_IN_DEFAULT = ("synthetic", "profile", "inference")
+# `inference`, `monitoring` (inference + drift) and `iterate` (monitoring + a retraining run when
+# needed) work on a new batch with the champion, which moves only once the lifecycle run has
+# succeeded: each runs on its own (`kedro run --pipeline inference`; `make run` does that too).
+NOT_IN_DEFAULT = ("synthetic", "profile", "inference", "monitoring", "iterate")
 
 
 def register_pipelines() -> dict[str, Pipeline]:

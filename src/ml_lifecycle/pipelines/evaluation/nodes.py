@@ -322,3 +322,54 @@ def _residuals(data: dict[str, list[float]]) -> plt.Figure:
     axis.axhline(0, color="grey", linestyle=":")
     axis.set(title="Residuals (test split)", xlabel="predicted", ylabel="actual - predicted")
     return figure
+
+
+def _prediction_values(task: str, scores: np.ndarray, class_names: list[str]) -> np.ndarray:
+    if task == "multiclass":
+        return np.asarray(class_names, dtype=object)[np.argmax(scores, axis=1)]
+    return np.asarray(scores, dtype="float64").reshape(len(scores), -1)[:, 0]
+
+
+def profile_predictions(
+    model: keras.Model,
+    train: pads.Dataset,
+    validation: pads.Dataset,
+    test: pads.Dataset,
+    statistics: dict[str, Any],
+    monitoring: dict[str, Any],
+) -> dict[str, Any]:
+    """Returns the drift reference of the model's output over every split, as a profile.
+
+    Binary and regression: the score binned at the validation split's quantiles; multiclass: the
+    predicted class. Streamed batch by batch: only the counts are kept. `monitoring` compares the
+    champion's scores on a new batch with this (ml_lifecycle.drift).
+    """
+    task, spec, names = statistics["task"], input_spec(statistics), statistics.get("class_names")
+    predict = keras_predictor(model)
+    bins = int(monitoring.get("bins", 10))
+
+    def predictions(data: pads.Dataset):
+        for inputs, _, _ in iterate_batches(data, spec, task, BATCH):
+            yield _prediction_values(task, predict(inputs), names or [])
+
+    if task == "multiclass":
+        counts = dict.fromkeys(names, 0)
+        for values in (v for split in (train, validation, test) for v in predictions(split)):
+            for name, n in zip(*np.unique(values, return_counts=True), strict=True):
+                counts[str(name)] += int(n)
+        column = {"kind": "categorical", "counts": counts, "other": 0, "missing": 0}
+    else:
+        reference = np.concatenate(list(predictions(validation)))
+        quantiles = np.quantile(reference, [i / bins for i in range(1, bins)])
+        edges = sorted({float(q) for q in quantiles})
+        counts = np.zeros(len(edges) + 1, dtype="int64")
+        missing = 0
+        for values in (v for split in (train, validation, test) for v in predictions(split)):
+            finite = np.isfinite(values)
+            missing += int((~finite).sum())
+            counts += np.bincount(
+                np.searchsorted(edges, values[finite], side="right"), minlength=len(counts)
+            )
+        column = {"kind": "numeric", "edges": edges, "counts": counts.tolist(), "missing": missing}
+    rows = sum(column["counts"].values()) if task == "multiclass" else int(counts.sum())
+    return {"rows": rows + column["missing"], "columns": {"prediction": column}}

@@ -2,7 +2,13 @@
 
 from kedro.pipeline import Pipeline, node
 
-from .nodes import evaluate_baseline, evaluate_model, plot_evaluation, report_metrics
+from .nodes import (
+    evaluate_baseline,
+    evaluate_model,
+    plot_evaluation,
+    profile_predictions,
+    report_metrics,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -32,6 +38,19 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="baseline_evaluation",
                 name="evaluate_baseline",
+            ),
+            node(
+                profile_predictions,
+                inputs=[
+                    "model",
+                    "model_input_train",
+                    "model_input_validation",
+                    "model_input_test",
+                    "feature_statistics",
+                    "params:monitoring",
+                ],
+                outputs="prediction_profile",
+                name="profile_predictions",
             ),
             node(
                 report_metrics,

@@ -14,6 +14,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import NumericType, StringType
 
+from ml_lifecycle import drift
 from ml_lifecycle.accounting import check_stage, counts_by
 from ml_lifecycle.errors import ConfigError
 from ml_lifecycle.spark_utils import checked_expr, col, first_reason, require_columns
@@ -259,3 +260,25 @@ def account_features(
         **record,
         "kept_by_split": {s: by_split.get(s, 0) for s in SPLITS},
     }
+
+
+def profile_reference(
+    table: DataFrame, params: dict[str, Any], monitoring: dict[str, Any]
+) -> dict[str, Any]:
+    """Returns the drift reference: every model feature's binned distribution over all splits.
+
+    It is logged with the run (MLflow artifact `monitoring/reference_profile.json`), so the model
+    registered from the run carries the data it was developed on; `monitoring` compares new
+    batches with the champion's own reference (ml_lifecycle.drift).
+    """
+    reference = drift.profile(
+        table,
+        numeric=list(params.get("numeric") or {}),
+        categorical=list(params.get("categorical") or {}),
+        bins=int(monitoring.get("bins", 10)),
+        max_values=int(monitoring.get("max_categories", 1000)),
+    )
+    logger.info(
+        "Drift reference: %s columns over %s rows", len(reference["columns"]), reference["rows"]
+    )
+    return reference

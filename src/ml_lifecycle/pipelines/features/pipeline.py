@@ -2,7 +2,13 @@
 
 from kedro.pipeline import Pipeline, node
 
-from .nodes import account_features, assign_split, fit_feature_statistics, make_model_input
+from .nodes import (
+    account_features,
+    assign_split,
+    fit_feature_statistics,
+    make_model_input,
+    profile_reference,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -26,6 +32,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["feature_table", "feature_statistics", "params:features"],
                 outputs=["model_input_train", "model_input_validation", "model_input_test"],
                 name="make_model_input",
+            ),
+            node(
+                profile_reference,
+                inputs=["feature_table", "params:features", "params:monitoring"],
+                outputs="reference_profile",
+                name="profile_reference",
             ),
             node(
                 account_features,

@@ -1,0 +1,220 @@
+"""Monitoring nodes: the champion's reference, drift distances, the metric on labelled rows.
+
+The reference is not recomputed from whatever data is on disk: it is the pair of profiles logged
+by the run that trained the champion (`monitoring/reference_profile.json`, features over every
+split, and `monitoring/prediction_profile.json`, the model's output). The batch is binned on the
+reference's own edges in Spark; only counts reach the driver.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import matplotlib
+import mlflow
+from pyspark.ml.evaluation import BinaryClassificationEvaluator
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from ml_lifecycle import drift
+from ml_lifecycle.errors import ConfigError
+from ml_lifecycle.spark_utils import checked_expr, col
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+PREDICTION = "prediction"
+REFERENCES = ("reference_profile.json", "prediction_profile.json")
+METRICS = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse"}
+
+
+def load_reference(champion: dict[str, Any]) -> dict[str, Any]:
+    """Returns the champion's drift reference, downloaded from the run that trained it."""
+    run_id = champion["model_run_id"]
+    profiles = {}
+    with TemporaryDirectory() as tmp:
+        for name in REFERENCES:
+            try:
+                path = mlflow.artifacts.download_artifacts(
+                    run_id=run_id, artifact_path=f"monitoring/{name}", dst_path=tmp
+                )
+            except Exception as error:  # noqa: BLE001 - MlflowException or OSError, same advice
+                raise ConfigError(
+                    f"monitoring: the champion {champion['model_name']} "
+                    f"v{champion['model_version']} (run {run_id}) has no monitoring/{name}: it "
+                    "was trained by a run without the features and evaluation pipelines. Train "
+                    "and register it with `kedro run` (or `--pipeline iterate`) first."
+                ) from error
+            profiles[name.split("_", 1)[0]] = json.loads(Path(path).read_text())
+    columns = dict(profiles["reference"]["columns"])
+    columns[PREDICTION] = profiles["prediction"]["columns"][PREDICTION]
+    return {
+        "model": {
+            "name": champion["model_name"],
+            "version": champion["model_version"],
+            "run_id": run_id,
+        },
+        "rows": profiles["reference"]["rows"],
+        "prediction_rows": profiles["prediction"]["rows"],
+        "columns": columns,
+    }
+
+
+def _thresholds(name: str, params: dict[str, Any]) -> dict[str, float]:
+    thresholds = params.get("thresholds") or {}
+    return {
+        **(thresholds.get("default") or {}),
+        **((thresholds.get("columns") or {}).get(name) or {}),
+    }
+
+
+def measure_drift(
+    reference: dict[str, Any],
+    batch: DataFrame,
+    predictions: DataFrame,
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """Returns every monitored column's distances, thresholds and verdict, for a report.
+
+    Features come from the cleaned batch, `prediction` from the champion's scores of it.
+    """
+    specs = reference["columns"]
+    features = [c for c in specs if c != PREDICTION]
+    missing = sorted(set(features) - set(batch.columns))
+    if missing:
+        raise ConfigError(
+            f"monitoring: the batch has no {missing}, which the champion's reference describes; "
+            "the batch must be in the training data's landing format."
+        )
+    max_values = int(params.get("max_categories", 1000))
+    numeric = [c for c in features if specs[c]["kind"] == "numeric"]
+    batch_profile = drift.profile(
+        batch,
+        numeric=numeric,
+        categorical=[c for c in features if specs[c]["kind"] == "categorical"],
+        edges={c: specs[c]["edges"] for c in numeric},
+        max_values=max_values,
+    )
+    current = batch_profile["columns"]
+    if specs[PREDICTION]["kind"] == "numeric":
+        current |= drift.numeric_profiles(predictions, {PREDICTION: specs[PREDICTION]["edges"]})
+    else:
+        current[PREDICTION] = drift.categorical_profile(predictions, PREDICTION, max_values)
+
+    columns, over = {}, {}
+    for name, spec in specs.items():
+        distances = drift.compare_column(spec, current[name])
+        limits = _thresholds(name, params)
+        reasons = drift.over_thresholds(distances, limits)
+        columns[name] = {**distances, "thresholds": limits, "over": reasons}
+        if reasons:
+            over[name] = reasons
+    rows = batch_profile["rows"]
+    report = {
+        "computed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model": reference["model"],
+        "reference_rows": reference["rows"],
+        "batch_rows": rows,
+        "columns": columns,
+        "over": over,
+        "over_count": len(over),
+    }
+    if over:
+        logger.warning(
+            "Drift over threshold in %s of %s columns: %s",
+            len(over),
+            len(columns),
+            "; ".join(f"{c}: {', '.join(r)}" for c, r in over.items()),
+        )
+    else:
+        logger.info("No drift over threshold in %s columns (batch of %s rows)", len(columns), rows)
+    return report
+
+
+def measure_performance(
+    batch: DataFrame,
+    predictions: DataFrame,
+    champion: dict[str, Any],
+    features: dict[str, Any],
+    keys: list[str],
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """Returns the champion's metric on the batch's labelled rows (none: `value` is null)."""
+    task = features["task"]
+    metric = METRICS[task]
+    try:
+        label = checked_expr(batch, features["label"], "features.label")
+    except ConfigError:
+        label = None  # the batch lacks the columns the label is made of: not labelled
+    result: dict[str, Any] = {
+        "metric": metric,
+        "model": {"name": champion["model_name"], "version": champion["model_version"]},
+        "labelled_rows": 0,
+        "value": None,
+    }
+    if label is None:
+        logger.info("Batch performance: the batch has no label columns")
+        return result
+    labelled = (
+        batch.select(*[col(k) for k in keys], label.alias("_label"))
+        .filter(F.col("_label").isNotNull())
+        .join(predictions.select(*[col(k) for k in keys], col(PREDICTION)), on=keys, how="inner")
+    )
+    labelled = labelled.filter(F.col(PREDICTION).isNotNull())
+    rows = labelled.count()
+    result["labelled_rows"] = int(rows)
+    if rows < int(params.get("min_labelled_rows", 200)):
+        logger.info("Batch performance: %s labelled rows, too few to measure %s", rows, metric)
+        return result
+    if task == "binary":
+        value = BinaryClassificationEvaluator(
+            rawPredictionCol=PREDICTION, labelCol="_label", metricName="areaUnderROC"
+        ).evaluate(labelled.withColumn("_label", F.col("_label").cast("double")))
+    elif task == "multiclass":
+        names = features.get("class_names") or []
+        truth = F.element_at(F.array(*[F.lit(n) for n in names]), F.col("_label").cast("int") + 1)
+        value = labelled.agg(F.avg((truth == F.col(PREDICTION)).cast("double"))).first()[0]
+    else:
+        error = F.col(PREDICTION) - F.col("_label").cast("double")
+        value = labelled.agg(F.sqrt(F.avg(error * error))).first()[0]
+    result["value"] = float(value)
+    logger.info("Batch performance: %s %.4f on %s labelled rows", metric, value, rows)
+    return result
+
+
+def plot_drift(report: dict[str, Any]) -> plt.Figure:
+    """Returns one bar per column: its largest distance as a share of that distance's threshold."""
+    names, ratios, labels = [], [], []
+    for name, column in report["columns"].items():
+        best = max(
+            (
+                (column[m] / float(limit), m)
+                for m, limit in column["thresholds"].items()
+                if m in column and limit
+            ),
+            default=(0.0, "-"),
+        )
+        names.append(name)
+        ratios.append(best[0])
+        labels.append(f"{best[1]} {column.get(best[1], 0.0):.3f}" if best[1] != "-" else "")
+    order = sorted(range(len(names)), key=lambda i: ratios[i])
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(names) + 1.5))
+    colors = ["#c0392b" if ratios[i] > 1 else "#2e86c1" for i in order]
+    ax.barh([names[i] for i in order], [ratios[i] for i in order], color=colors)
+    for y, i in enumerate(order):
+        ax.text(ratios[i], y, f" {labels[i]}", va="center", fontsize=7)
+    ax.axvline(1.0, color="black", linestyle="--", linewidth=1)
+    model = report["model"]
+    ax.set_title(
+        f"Drift of {report['batch_rows']:,} rows vs {model['name']} v{model['version']}'s reference"
+    )
+    ax.set_xlabel("distance / threshold (the largest per column; > 1: over)")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,104 @@
+"""Monitoring and iterate nodes on small Spark frames: drift report, batch metric, decision."""
+
+from __future__ import annotations
+
+import pytest
+from pyspark.sql import functions as F
+
+from ml_lifecycle import drift
+from ml_lifecycle.pipelines.iterate.nodes import decide_iteration, retrain
+from ml_lifecycle.pipelines.monitoring.nodes import measure_drift, measure_performance, plot_drift
+
+SCHEMA = "flight int, distance double, carrier string, arr_delay double"
+PARAMS = {
+    "bins": 10,
+    "max_categories": 1000,
+    "thresholds": {
+        "default": {"psi": 0.2, "js": 0.1, "linf": 0.1, "unseen_share": 0.01},
+        "columns": {"distance": {"psi": 0.5}},
+    },
+}
+CHAMPION = {"model_name": "m", "model_version": "3", "model_run_id": "r"}
+FEATURES = {"task": "binary", "label": "CAST(arr_delay > 15 AS INT)"}
+
+
+def _batch(spark, n=2000, distance_shift=0.0, new_carrier_every=0):
+    rows = []
+    for i in range(n):
+        carrier = ("UA", "B6", "EV")[i % 3]
+        if new_carrier_every and i % new_carrier_every == 0:
+            carrier = "ZZ"
+        delay = None if i % 100 == 0 else float((i * 7) % 60)
+        rows.append((i, float(100 + (i * 37) % 1000) + distance_shift, carrier, delay))
+    return spark.createDataFrame(rows, SCHEMA)
+
+
+def _predictions(batch, good=True):
+    late = (F.col("arr_delay") > 15).cast("double")
+    score = late * 0.6 + 0.2 if good else F.lit(0.5) - late * 0.3
+    return batch.select("flight", F.coalesce(score, F.lit(0.3)).alias("prediction"))
+
+
+def _reference(spark):
+    batch = _batch(spark)
+    columns = drift.profile(batch, ["distance"], ["carrier"])["columns"]
+    prediction = drift.profile(_predictions(batch), ["prediction"], [])["columns"]
+    return {
+        "model": {"name": "m", "version": "3", "run_id": "r"},
+        "rows": 2000,
+        "columns": {**columns, **prediction},
+    }
+
+
+def test_the_reference_data_has_no_drift_and_no_retrain(spark):
+    batch = _batch(spark)
+    report = measure_drift(_reference(spark), batch, _predictions(batch), PARAMS)
+    assert report["over"] == {} and report["over_count"] == 0
+    assert set(report["columns"]) == {"distance", "carrier", "prediction"}
+    # Every number is reported, over or not, with the threshold that applied.
+    assert report["columns"]["distance"]["psi"] == 0.0
+    assert report["columns"]["distance"]["thresholds"]["psi"] == 0.5
+    assert report["columns"]["carrier"]["js"] == 0.0
+    performance = measure_performance(
+        batch, _predictions(batch), CHAMPION, FEATURES, ["flight"], {"min_labelled_rows": 100}
+    )
+    assert performance["labelled_rows"] == 1980 and performance["value"] == pytest.approx(1.0)
+    triggers = {"triggers": {"drift": "any", "performance": {"minimum": 0.6}}}
+    decision = decide_iteration(report, performance, triggers)
+    assert decision["retrain"] is False and decision["reasons"] == []
+    outcome = retrain(decision, {"retrain": {"flights_path": "x", "pipelines": ["training"]}})
+    assert outcome == {"retrained": False, "reasons": []}
+    plot_drift(report)
+
+
+def test_a_shifted_batch_flags_its_columns_and_asks_for_retraining(spark):
+    batch = _batch(spark, distance_shift=400.0, new_carrier_every=10)
+    report = measure_drift(_reference(spark), batch, _predictions(batch, good=False), PARAMS)
+    assert set(report["over"]) == {"distance", "carrier", "prediction"}
+    assert report["columns"]["carrier"]["unseen_values"] == ["ZZ"]
+    assert any(r.startswith("unseen_share 0.1000") for r in report["over"]["carrier"])
+    performance = measure_performance(
+        batch, _predictions(batch, good=False), CHAMPION, FEATURES, ["flight"], {}
+    )
+    assert performance["value"] == pytest.approx(0.0)
+    decision = decide_iteration(
+        report, performance, {"triggers": {"drift": ["carrier"], "performance": {"minimum": 0.6}}}
+    )
+    assert decision["retrain"] is True
+    assert [r.split(":")[0] for r in decision["reasons"]] == ["drift", "performance"]
+    assert decision["reasons"][0].startswith("drift: carrier (")
+    assert decision["reasons"][1] == "performance: roc_auc 0.0000 is below 0.6"
+
+
+def test_an_unlabelled_batch_skips_the_metric(spark):
+    batch = _batch(spark).drop("arr_delay")
+    reference = _reference(spark)
+    reference["columns"].pop("prediction")
+    performance = measure_performance(
+        batch, batch.selectExpr("flight", "0.5 AS prediction"), CHAMPION, FEATURES, ["flight"], {}
+    )
+    assert performance["labelled_rows"] == 0 and performance["value"] is None
+    report = {"model": {}, "columns": {}, "over": {}}
+    decision = decide_iteration(report, performance, {"triggers": {"performance": {"minimum": 1}}})
+    assert decision["retrain"] is False
+    assert decision["checks"][-1]["skipped"] == "0 labelled rows"

@@ -1,0 +1,115 @@
+"""End to end: lifecycle -> `iterate` on the training slice (no retrain) -> on a drifted batch.
+
+The drifted batch comes from the `synthetic` node with a shift (a new carrier `ZZ` on 30% of
+the rows, distances x 1.6): exactly those features drift, the champion still scores every `ZZ`
+row (out of vocabulary), and iterate starts a retraining run that the registry gate judges.
+Three `kedro run`s plus the child: `make check-scenarios` (CI), not `make test`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+from pyspark.sql import functions as F
+
+from ml_lifecycle.pipelines.synthetic.nodes import synthesize_flights
+from tests.pipelines.synthetic.test_nodes import PARAMS, SLICE, _sources
+from tests.test_run import kedro_run
+
+pytestmark = [pytest.mark.e2e, pytest.mark.scenario]
+
+MODEL = "flight_delay"
+DRIFTED = {"carrier", "distance"}
+
+
+def _output(result) -> str:
+    return result.stdout[-3000:] + result.stderr[-5000:]
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def lifecycle(tmp_path_factory):
+    """A store and data folder where `kedro run` made v1 the champion."""
+    root = tmp_path_factory.mktemp("iterate")
+    store, data = root / "mlflow.db", root / "data"
+    result = kedro_run(params={"data_dir": str(data)}, tracking=store)
+    assert result.returncode == 0, _output(result)
+    client = MlflowClient(f"sqlite:///{store}")
+    assert client.get_model_version_by_alias(MODEL, "champion").version == "1"
+    return root, store, data
+
+
+def test_the_training_data_against_itself_drifts_nowhere_and_nothing_retrains(lifecycle):
+    root, store, data = lifecycle
+    result = kedro_run("--pipeline", "iterate", params={"data_dir": str(data)}, tracking=store)
+    assert result.returncode == 0, _output(result)
+    report = _json(data / "08_reporting/monitoring/drift.json")
+    assert report["model"]["version"] == "1"
+    assert report["over"] == {}
+    # Every feature of the model and its prediction, with all their numbers, over or not.
+    assert len(report["columns"]) == 23 and "prediction" in report["columns"]
+    for name, column in report["columns"].items():
+        distance = column["psi"] if column["kind"] == "numeric" else column["js"]
+        assert distance < 0.02, (name, column)
+    decision = _json(data / "08_reporting/iterate/decision.json")
+    assert decision["retrain"] is False and decision["reasons"] == []
+    assert _json(data / "08_reporting/iterate/outcome.json")["retrained"] is False
+    assert (data / "08_reporting/monitoring/drift.png").stat().st_size > 10_000
+    client = MlflowClient(f"sqlite:///{store}")
+    run = client.search_runs(["1"], "tags.pipeline = 'iterate'")[0]
+    assert run.data.metrics["drift.columns.distance.psi"] == report["columns"]["distance"]["psi"]
+    assert "monitoring/drift.json" in {
+        a.path for a in client.list_artifacts(run.info.run_id, "monitoring")
+    }
+    assert "No retraining needed" in result.stderr + result.stdout or "no retraining" in (
+        result.stderr + result.stdout
+    )
+
+
+def test_a_drifted_batch_flags_its_columns_and_retrains_through_the_gate(spark, lifecycle):
+    root, store, data = lifecycle
+    batch = root / "drifted"
+    shift = {"carrier": {"value": "ZZ", "rate": 0.3}, "distance": {"scale": 1.6}}
+    params = {**PARAMS, "rows": 6_000, "faults": {}, "shift": shift}
+    synthesize_flights(_sources(SLICE), params).write.options(
+        header="true", quote="", escapeQuotes="false"
+    ).csv(str(batch))
+
+    result = kedro_run(
+        "--pipeline",
+        "iterate",
+        params={"data_dir": str(data), "inference_batch_path": str(batch)},
+        tracking=store,
+    )
+    assert result.returncode == 0, _output(result)
+    report = _json(data / "08_reporting/monitoring/drift.json")
+    features = set(report["over"]) - {"prediction"}
+    assert features == DRIFTED, report["over"]
+    assert report["columns"]["carrier"]["unseen_values"] == ["ZZ"]
+    # The unseen carrier is scored (out of vocabulary), not quarantined.
+    predictions = spark.read.parquet(str(data / "07_model_output/predictions.parquet"))
+    zz = predictions.filter(F.col("carrier") == "ZZ")
+    assert zz.count() > 1_000 and zz.filter(F.col("prediction").isNull()).count() == 0
+
+    decision = _json(data / "08_reporting/iterate/decision.json")
+    assert decision["retrain"] is True
+    assert {r.split(" ")[1] for r in decision["reasons"] if r.startswith("drift")} >= DRIFTED
+    outcome = _json(data / "08_reporting/iterate/outcome.json")
+    assert outcome["retrained"] is True and outcome["returncode"] == 0
+    assert outcome["window"] == str(batch)
+    client = MlflowClient(f"sqlite:///{store}")
+    child = client.get_run(outcome["run_id"])
+    parent = client.search_runs(["1"], "tags.pipeline = 'iterate'", order_by=["start_time DESC"])[0]
+    assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    # The gate judged v2 like any other candidate; the champion moved only if it passed.
+    gate = _json(data / "08_reporting/registry/gate_decision.json")
+    assert gate["version"] == "2"
+    assert outcome["registry_outcome"] == child.data.tags["registry.outcome"]
+    champion = client.get_model_version_by_alias(MODEL, "champion").version
+    assert champion == ("2" if gate["passed"] else "1")
