@@ -111,3 +111,27 @@ def test_champion_moves_after_a_successful_run_and_never_after_a_failed_one(mlfl
     assert registry.alias_version(client, name, registry.CHAMPION) == decision["version"]
     outcome = client.get_run(ok_run.info.run_id).data.tags["registry.outcome"]
     assert outcome == f"promoted version {decision['version']} to champion (previous: None)"
+
+
+def test_each_node_duration_is_logged_and_recorded(mlflow_store, monkeypatch, caplog):
+    hooks = MlflowRunHooks()
+    clock = iter([100.0, 112.5])
+    monkeypatch.setattr("ml_lifecycle.hooks.time.perf_counter", lambda: next(clock))
+    train = node(lambda x: x, "a", "b", name="train_model")
+    with mlflow.start_run() as run, caplog.at_level("INFO", logger="ml_lifecycle.hooks"):
+        hooks.before_pipeline_run({"env": "test", "pipeline_names": ["training"]})
+        hooks.before_node_run(train)
+        hooks.after_node_run(train)
+    metrics = MlflowClient().get_run(run.info.run_id).data.metrics
+    assert metrics["seconds.train_model"] == 12.5
+    assert "Node train_model took 12.5 s" in caplog.text
+
+
+def test_a_retraining_run_is_the_child_of_the_run_that_started_it(mlflow_store, monkeypatch):
+    with mlflow.start_run() as parent:
+        pass
+    monkeypatch.setenv("ML_LIFECYCLE_PARENT_RUN_ID", parent.info.run_id)
+    with mlflow.start_run() as child:
+        MlflowRunHooks().before_pipeline_run({"env": "test", "pipeline_names": ["training"]})
+    tags = MlflowClient().get_run(child.info.run_id).data.tags
+    assert tags["mlflow.parentRunId"] == parent.info.run_id

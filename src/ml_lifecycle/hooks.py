@@ -138,6 +138,7 @@ class MlflowRunHooks:
         self._catalog: Any = None
         self._run_id: str | None = None
         self._failed_node: str | None = None
+        self._started: dict[str, float] = {}
 
     @hook_impl
     def after_context_created(self) -> None:
@@ -184,6 +185,22 @@ class MlflowRunHooks:
         spec = ((getattr(dataset, "metadata", None) or {}).get("mlflow")) or {}
         if spec:
             _log_dataset(self._run_id, dataset, data, spec)
+
+    @hook_impl
+    def before_node_run(self, node: Node) -> None:
+        """Starts the node's clock."""
+        self._started[node.name] = time.perf_counter()
+
+    @hook_impl
+    def after_node_run(self, node: Node) -> None:
+        """Logs how long the node took, and records it on the run (`seconds.<node>`)."""
+        started = self._started.pop(node.name, None)
+        if started is None:
+            return
+        seconds = time.perf_counter() - started
+        logger.info("Node %s took %.1f s", node.name, seconds)
+        if self._run_id is not None:
+            MlflowClient().log_metric(self._run_id, _metric_key(f"seconds.{node.name}"), seconds)
 
     @hook_impl
     def on_node_error(self, node: Node) -> None:
