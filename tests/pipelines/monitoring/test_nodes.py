@@ -57,7 +57,7 @@ def test_the_reference_data_has_no_drift_and_no_retrain(spark):
     assert set(report["columns"]) == {"distance", "carrier", "prediction"}
     # Every number is reported, over or not, with the threshold that applied.
     assert report["columns"]["distance"]["psi"] == 0.0
-    assert report["columns"]["distance"]["thresholds"]["psi"] == 0.5
+    assert report["thresholds"]["distance"]["psi"] == 0.5
     assert report["columns"]["carrier"]["js"] == 0.0
     performance = measure_performance(
         batch, _predictions(batch), CHAMPION, FEATURES, ["flight"], {"min_labelled_rows": 100}

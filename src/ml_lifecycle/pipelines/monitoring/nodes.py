@@ -108,12 +108,12 @@ def measure_drift(
     else:
         current[PREDICTION] = drift.categorical_profile(predictions, PREDICTION, max_values)
 
-    columns, over = {}, {}
+    columns, thresholds, over = {}, {}, {}
     for name, spec in specs.items():
         distances = drift.compare_column(spec, current[name])
-        limits = _thresholds(name, params)
-        reasons = drift.over_thresholds(distances, limits)
-        columns[name] = {**distances, "thresholds": limits, "over": reasons}
+        thresholds[name] = _thresholds(name, params)
+        reasons = drift.over_thresholds(distances, thresholds[name])
+        columns[name] = {**distances, "over": reasons}
         if reasons:
             over[name] = reasons
     rows = batch_profile["rows"]
@@ -123,6 +123,7 @@ def measure_drift(
         "reference_rows": reference["rows"],
         "batch_rows": rows,
         "columns": columns,
+        "thresholds": thresholds,
         "over": over,
         "over_count": len(over),
     }
@@ -196,7 +197,7 @@ def plot_drift(report: dict[str, Any]) -> plt.Figure:
         best = max(
             (
                 (column[m] / float(limit), m)
-                for m, limit in column["thresholds"].items()
+                for m, limit in report["thresholds"][name].items()
                 if m in column and limit
             ),
             default=(0.0, "-"),
