@@ -27,6 +27,9 @@ class Measurement:
     peak_rss_root_mb: float = 0.0
     peak_rss_jvm_mb: float = 0.0
     peak_rss_other_mb: float = 0.0
+    # User + system CPU seconds of the tree (sampled, so a lower bound by the last 0.1 s of each
+    # process): the work done, whatever else loads the machine.
+    cpu_seconds: float = 0.0
     # Set when the run was stopped by `rss_limit_mb` or `timeout_s` (returncode is then -9).
     killed: str = ""
 
@@ -38,16 +41,26 @@ def _is_jvm(p: psutil.Process) -> bool:
         return False
 
 
-def _rss_parts(proc: psutil.Process) -> tuple[int, int, int]:
-    """Returns the RSS (bytes) of the root process, of its JVM descendants and of the rest."""
+def _cpu(p: psutil.Process, cpu: dict[int, float] | None) -> None:
+    if cpu is not None:
+        times = p.cpu_times()
+        cpu[p.pid] = max(cpu.get(p.pid, 0.0), times.user + times.system)
+
+
+def _rss_parts(proc: psutil.Process, cpu: dict[int, float] | None = None) -> tuple[int, int, int]:
+    """Returns the RSS (bytes) of the root process, of its JVM descendants and of the rest.
+
+    With `cpu`, also records each process's CPU seconds so far in it (by pid)."""
     root = jvm = other = 0
     try:
         root = proc.memory_info().rss
+        _cpu(proc, cpu)
     except psutil.Error:
         pass
     for p in proc.children(recursive=True):
         try:
             rss = p.memory_info().rss
+            _cpu(p, cpu)
         except psutil.Error:
             continue
         if _is_jvm(p):
@@ -75,6 +88,7 @@ def measure(
     """
     peak = peak_root = peak_jvm = peak_other = 0
     killed = ""
+    cpu: dict[int, float] = {}
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -85,7 +99,7 @@ def measure(
     reader.start()
     while proc.poll() is None:
         try:
-            root, jvm, other = _rss_parts(handle)
+            root, jvm, other = _rss_parts(handle, cpu)
         except psutil.Error:
             root = jvm = other = 0
         peak = max(peak, root + jvm + other)
@@ -110,6 +124,7 @@ def measure(
         peak_rss_root_mb=peak_root / MB,
         peak_rss_jvm_mb=peak_jvm / MB,
         peak_rss_other_mb=peak_other / MB,
+        cpu_seconds=sum(cpu.values()),
         killed=killed,
     )
 

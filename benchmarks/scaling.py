@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -115,6 +116,7 @@ def _figures(m: Measurement, rows: int, load: LoadSampler) -> dict:
     result = {
         "wall_s": round(m.seconds, 2),
         "rows_per_s": round(rows / m.seconds) if m.returncode == 0 else None,
+        "cpu_s": round(m.cpu_seconds, 1),
         "peak_rss_python_mb": round(m.peak_rss_root_mb),
         "peak_rss_jvm_mb": round(m.peak_rss_jvm_mb),
         "peak_rss_other_mb": round(m.peak_rss_other_mb),
@@ -124,6 +126,9 @@ def _figures(m: Measurement, rows: int, load: LoadSampler) -> dict:
     if m.returncode != 0:
         result["failed"] = m.killed or f"exit code {m.returncode}"
         result["output_tail"] = m.output_tail[-3000:]
+        done = re.findall(r"Completed (\d+) out of (\d+) tasks", m.output_tail)
+        if done:
+            result["progress"] = f"{done[-1][0]} of {done[-1][1]} Kedro nodes completed"
     return result
 
 
@@ -236,6 +241,12 @@ def checks(runs: list[dict]) -> dict:
             f"{largest['rows']}/{rows}": round(per_row[largest["rows"]] / cost, 3)
             for rows, cost in list(per_row.items())[:-1]
         }
+        # CPU seconds are the work done: on a shared machine wall time also measures the others.
+        out["cpu_seconds_per_million_rows"] = {
+            str(r["rows"]): round(r["spark"]["cpu_s"] / (r["rows"] / 1e6), 2)
+            for r in done
+            if "cpu_s" in r["spark"]
+        }
         # Fixed costs (JVM and Kedro start-up, GX context) cancel in the marginal cost.
         out["marginal_seconds_per_million_rows"] = {
             f"{b['rows']}-{a['rows']}": round(
@@ -330,13 +341,22 @@ def print_table(report: dict) -> None:
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in report["runs"]:
         s = r.get("spark", {})
-        if not _ok(s):
+        if "wall_s" not in s:
             print(f"| {r['rows']:,} | failed: {s.get('failed', '?')} |")
             continue
         load = s["load_average_1m"]
+        # A run stopped part-way: its wall time so far and its peaks up to then.
+        lines, rate, per_m = (
+            (
+                f"{r.get('input_lines', 0):,}",
+                f"{s['rows_per_s']:,}",
+                f"{s['wall_s'] / (r['rows'] / 1e6):,.1f}",
+            )
+            if _ok(s)
+            else (f"failed: {s['failed']}", "-", "-")
+        )
         print(
-            f"| {r['rows']:,} | {r.get('input_lines', 0):,} | {s['wall_s']:,.1f} "
-            f"| {s['rows_per_s']:,} | {s['wall_s'] / (r['rows'] / 1e6):,.1f} "
+            f"| {r['rows']:,} | {lines} | {s['wall_s']:,.1f} | {rate} | {per_m} "
             f"| {_mb(s['peak_rss_python_mb'])} | {_mb(s['peak_rss_jvm_mb'])} "
             f"| {_mb(s['peak_rss_total_mb'])} | {load['mean']} / {load['max']} |"
         )
@@ -361,6 +381,7 @@ def print_table(report: dict) -> None:
     c = report["checks"]
     print(f"\nseconds per million rows: {c['seconds_per_million_rows']}")
     for key in (
+        "cpu_seconds_per_million_rows",
         "per_row_cost_ratio",
         "marginal_seconds_per_million_rows",
         "driver_rss_growth",
