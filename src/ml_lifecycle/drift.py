@@ -55,37 +55,11 @@ def quantile_edges(df: DataFrame, columns: list[str], bins: int, error: float = 
     return {c: sorted({float(q) for q in qs}) for c, qs in zip(columns, quantiles, strict=True)}
 
 
-def _numeric_aggregates(df: DataFrame, edges: dict[str, list[float]]) -> list:
-    aggregates = []
-    for name, cuts in edges.items():
-        value = col(name).cast("double")
-        # Bin index = how many edges are <= the value; missing values get -1.
-        index = sum((F.when(value >= F.lit(e), 1).otherwise(0) for e in cuts), F.lit(0))
-        index = F.when(_is_missing(df, name), F.lit(-1)).otherwise(index)
-        aggregates.append(F.count(F.when(index == -1, 1)).alias(f"{name}||missing"))
-        aggregates += [
-            F.count(F.when(index == b, 1)).alias(f"{name}||{b}") for b in range(len(cuts) + 1)
-        ]
-    return aggregates
-
-
-def _numeric_columns(row: dict[str, Any], edges: dict[str, list[float]]) -> dict[str, Any]:
-    return {
-        name: {
-            "kind": "numeric",
-            "edges": list(cuts),
-            "counts": [int(row[f"{name}||{b}"]) for b in range(len(cuts) + 1)],
-            "missing": int(row[f"{name}||missing"]),
-        }
-        for name, cuts in edges.items()
-    }
-
-
-def numeric_profiles(df: DataFrame, edges: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
-    """Returns the binned counts of every numeric column on the given edges, in one Spark pass."""
-    if not edges:
-        return {}
-    return _numeric_columns(df.agg(*_numeric_aggregates(df, edges)).first().asDict(), edges)
+def _bin_index(df: DataFrame, name: str, cuts: list[float]):
+    """The bin of each value: how many edges are <= it; -1 for a missing value."""
+    value = col(name).cast("double")
+    index = sum((F.when(value >= F.lit(e), 1).otherwise(0) for e in cuts), F.lit(0))
+    return F.when(_is_missing(df, name), F.lit(-1)).otherwise(index).cast("string")
 
 
 def _category(df: DataFrame, name: str):
@@ -96,49 +70,40 @@ def _category(df: DataFrame, name: str):
     return value
 
 
-def categorical_profiles(
-    df: DataFrame, columns: list[str], rows: int, max_values: int
-) -> dict[str, dict[str, Any]]:
-    """Returns every categorical column's top `max_values` counts, in one grouped Spark job.
+def _counts(
+    df: DataFrame, edges: dict[str, list[float]], categorical: list[str], max_values: int
+) -> dict[str, list[tuple[Any, int]]]:
+    """Counts every column's bins (numeric) or values (categorical) in one grouped Spark job.
 
-    The columns are stacked as (column, value) pairs and counted together; a window keeps each
-    column's most frequent values, so no more than `max_values + 1` rows per column reach the
-    driver, whatever the cardinality.
+    Each row becomes one (column, key) pair per column -- the bin index, or the value -- and the
+    pairs are counted together. A window keeps each categorical column's `max_values + 1` largest
+    counts (missing first), so what reaches the driver is bounded whatever the cardinality.
     """
-    if not columns:
-        return {}
-    pairs = F.explode(
-        F.array(
-            *[F.struct(F.lit(c).alias("column"), _category(df, c).alias("value")) for c in columns]
-        )
-    ).alias("pair")
-    counts = df.select(pairs).select("pair.column", "pair.value").groupBy("column", "value").count()
+    pairs = [
+        F.struct(F.lit(c).alias("column"), _bin_index(df, c, e).alias("key"))
+        for c, e in edges.items()
+    ]
+    pairs += [
+        F.struct(F.lit(c).alias("column"), _category(df, c).alias("key")) for c in categorical
+    ]
+    counts = (
+        df.select(F.explode(F.array(*pairs)).alias("pair"))
+        .select("pair.column", "pair.key")
+        .groupBy("column", "key")
+        .count()
+    )
     rank = F.row_number().over(
         Window.partitionBy("column").orderBy(
-            F.col("value").isNotNull(), F.desc("count"), F.asc("value")
+            F.col("key").isNotNull(), F.desc("count"), F.asc("key")
         )
     )
-    top = counts.withColumn("_rank", rank).filter(F.col("_rank") <= max_values + 1)
-    found: dict[str, list[tuple[Any, int]]] = {c: [] for c in columns}
+    # Numeric columns keep every bin; categorical ones their most frequent values.
+    keep = (F.col("_rank") <= max_values + 1) | F.col("column").isin(list(edges))
+    top = counts.withColumn("_rank", rank).filter(keep)
+    found: dict[str, list[tuple[Any, int]]] = {c: [] for c in [*edges, *categorical]}
     for r in top.collect():
-        found[r["column"]].append((r["value"], int(r["count"])))
-    result = {}
-    for name in columns:
-        missing = next((n for v, n in found[name] if v is None), 0)
-        named = sorted(((v, n) for v, n in found[name] if v is not None), key=lambda x: -x[1])
-        named = named[:max_values]
-        result[name] = {
-            "kind": "categorical",
-            "counts": dict(named),
-            "other": rows - missing - sum(n for _, n in named),
-            "missing": int(missing),
-        }
-    return result
-
-
-def categorical_profile(df: DataFrame, name: str, max_values: int) -> dict[str, Any]:
-    """Returns one categorical column's profile (see `categorical_profiles`)."""
-    return categorical_profiles(df, [name], int(df.count()), max_values)[name]
+        found[r["column"]].append((r["key"], int(r["count"])))
+    return found
 
 
 def profile(
@@ -149,7 +114,7 @@ def profile(
     bins: int = 10,
     max_values: int = 1000,
 ) -> dict[str, Any]:
-    """Returns a profile of `df` (see the module docstring): two Spark jobs, plus the quantiles.
+    """Returns a profile of `df` (see the module docstring): one Spark job, plus the quantiles.
 
     Without `edges`, numeric bins are the data's own quantiles (a reference); with them, the
     reference's bins are reused (a batch compared with it).
@@ -157,11 +122,43 @@ def profile(
     if edges is None:
         edges = quantile_edges(df, numeric, bins)
     edges = {c: edges[c] for c in numeric}
-    row = df.agg(F.count(F.lit(1)).alias("||rows"), *_numeric_aggregates(df, edges)).first()
-    rows = int(row["||rows"])
-    columns = _numeric_columns(row.asDict(), edges)
-    columns |= categorical_profiles(df, categorical, rows, max_values)
+    found = _counts(df, edges, categorical, max_values)
+    columns: dict[str, Any] = {}
+    rows = None
+    for name, cuts in edges.items():
+        by_bin = {key: n for key, n in found[name]}
+        counts = [int(by_bin.get(str(b), 0)) for b in range(len(cuts) + 1)]
+        missing = int(by_bin.get("-1", 0))
+        rows = sum(counts) + missing
+        columns[name] = {
+            "kind": "numeric",
+            "edges": list(cuts),
+            "counts": counts,
+            "missing": missing,
+        }
+    if rows is None:
+        rows = int(df.count()) if categorical else 0
+    for name in categorical:
+        missing = next((n for v, n in found[name] if v is None), 0)
+        named = sorted(((v, n) for v, n in found[name] if v is not None), key=lambda x: -x[1])
+        named = named[:max_values]
+        columns[name] = {
+            "kind": "categorical",
+            "counts": dict(named),
+            "other": rows - missing - sum(n for _, n in named),
+            "missing": int(missing),
+        }
     return {"rows": rows, "columns": columns}
+
+
+def numeric_profiles(df: DataFrame, edges: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
+    """Returns the binned counts of numeric columns on the given edges (see `profile`)."""
+    return profile(df, list(edges), [], edges)["columns"]
+
+
+def categorical_profile(df: DataFrame, name: str, max_values: int) -> dict[str, Any]:
+    """Returns one categorical column's profile (see `profile`)."""
+    return profile(df, [], [name], {}, max_values=max_values)["columns"][name]
 
 
 # ---------------------------------------------------------------------------------- distances
