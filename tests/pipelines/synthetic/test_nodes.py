@@ -127,3 +127,10 @@ def test_shift_moves_exactly_the_configured_columns(spark):
 def test_an_unknown_shift_is_a_config_error():
     with pytest.raises(Exception, match=r"synthetic.shift.distance: use \{value, rate\}"):
         synthesize_flights(_sources(SLICE), {**PARAMS, "shift": {"distance": {"mul": 2}}})
+
+
+def test_a_batch_smaller_than_the_sample_spreads_over_all_of_it(spark):
+    small = synthesize_flights(_sources(SLICE), {**PARAMS, "rows": 600, "faults": {}})
+    months = {r["month"] for r in small.select("month").distinct().collect()}
+    real = {r["month"] for r in _sources(SLICE)["flights"].select("month").distinct().collect()}
+    assert months == {str(m) for m in real if m is not None}

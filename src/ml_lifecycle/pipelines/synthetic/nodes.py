@@ -1,14 +1,16 @@
 """Synthetic scale data: the real sample resampled in Spark, jittered, with injected faults.
 
-Row `i` of the output is a copy of real row `i mod n` (copy number `i div n`), so the output is
-deterministic for a given seed and size, and copies get distinct keys (`distinct_key`) so that
-only the injected duplicates are duplicates. Everything is written as text, which is how the
+Row `i` of the output is a copy of real row `(i * stride) mod n` (copy number `i div n`), so the
+output is deterministic for a given seed and size, fewer rows than the sample spread over all of
+it, and copies get distinct keys (`distinct_key`) so that only the injected duplicates are
+duplicates. Everything is written as text, which is how the
 malformed values reach the landing zone.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -48,6 +50,18 @@ def _as_text(df: DataFrame) -> DataFrame:
     return df.select(*texts)
 
 
+def _spread_stride(n: int) -> int:
+    """Returns the integer nearest n * 0.618 that is coprime with n (1 for n <= 2)."""
+    if n <= 2:
+        return 1
+    start = max(1, round(n * 0.6180339887))
+    for offset in range(n):
+        for candidate in (start + offset, start - offset):
+            if 0 < candidate < n and math.gcd(candidate, n) == 1:
+                return candidate
+    return 1
+
+
 def _shifted(name: str, spec: dict[str, Any], dtype: str, seed: int) -> Column:
     """Returns column `name` shifted as `spec` says, for a drifted batch.
 
@@ -85,8 +99,15 @@ def synthesize_flights(seed_sources: dict[str, DataFrame], params: dict[str, Any
     indexed = real.withColumn("_idx", F.row_number().over(Window.orderBy(*order)) - 1)
     spark = SparkSession.builder.getOrCreate()
     partitions = max(1, -(-rows // int(params.get("rows_per_file", 1_000_000))))
+    # Consecutive ids step through the real rows by a stride near n / golden ratio, coprime with
+    # n: any n consecutive ids visit every real row once, and a batch smaller than the sample is
+    # spread over all of it (every month, carrier, airport) instead of being its first rows.
+    stride = _spread_stride(n_real)
     ids = spark.range(0, rows, numPartitions=partitions).withColumns(
-        {"_idx": F.col("id") % n_real, "_copy": (F.col("id") / n_real).cast("long")}
+        {
+            "_idx": (F.col("id") * F.lit(stride)) % F.lit(n_real),
+            "_copy": (F.col("id") / n_real).cast("long"),
+        }
     )
     df = ids.join(F.broadcast(indexed), on="_idx", how="inner")
 
