@@ -12,7 +12,8 @@ from kedro.pipeline import Pipeline, node
 from mlflow import MlflowClient
 
 from ml_lifecycle import registry
-from ml_lifecycle.hooks import MlflowRunHooks, _flat_numbers
+from ml_lifecycle.errors import JavaNotFoundError
+from ml_lifecycle.hooks import MlflowRunHooks, _flat_numbers, require_java
 
 
 class FakeCatalog:
@@ -135,3 +136,15 @@ def test_a_retraining_run_is_the_child_of_the_run_that_started_it(mlflow_store, 
         MlflowRunHooks().before_pipeline_run({"env": "test", "pipeline_names": ["training"]})
     tags = MlflowClient().get_run(child.info.run_id).data.tags
     assert tags["mlflow.parentRunId"] == parent.info.run_id
+
+
+def test_without_java_the_run_stops_with_one_sentence(monkeypatch, tmp_path):
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(JavaNotFoundError, match=r"Spark needs Java 17 or later and none was found"):
+        require_java()
+    java = tmp_path / "jdk" / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text("#!/bin/sh\n")
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))
+    require_java()

@@ -20,3 +20,7 @@ class ConfigError(LifecycleError):
 
 class RowAccountingError(LifecycleError):
     """A stage's outputs do not add up to its input: rows were lost or multiplied."""
+
+
+class JavaNotFoundError(LifecycleError):
+    """Spark needs a Java runtime and there is none."""

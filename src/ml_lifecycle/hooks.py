@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
 from ml_lifecycle import registry
+from ml_lifecycle.errors import JavaNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,17 @@ def _spark_conf(settings: dict) -> dict[str, str]:
     for key, value in settings.items():
         conf[key] = str(value).lower() if isinstance(value, bool) else str(value)
     return conf
+
+
+def require_java() -> None:
+    """Raises JavaNotFoundError, in one sentence, when neither JAVA_HOME nor PATH has a java."""
+    home = os.environ.get("JAVA_HOME")
+    if (home and (Path(home) / "bin" / "java").exists()) or shutil.which("java"):
+        return
+    raise JavaNotFoundError(
+        "Spark needs Java 17 or later and none was found (no JAVA_HOME, no java on PATH): "
+        "install a JDK (Debian/Ubuntu: apt-get install openjdk-17-jre-headless) or set JAVA_HOME."
+    )
 
 
 class SparkHooks:
@@ -58,6 +71,7 @@ class SparkHooks:
             for key, value in settings.items():
                 builder = builder.config(key, value)
         else:
+            require_java()
             builder = builder.config(conf=SparkConf().setAll(list(settings.items())))
         spark = builder.getOrCreate()
         if not remote:
