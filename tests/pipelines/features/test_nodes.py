@@ -148,3 +148,20 @@ def test_configuration_mistakes_are_clear_errors(spark, change, message):
     params = {**copy.deepcopy(TIME_PARAMS), **change}
     with pytest.raises(ConfigError, match=message):
         assign_split(_flights(spark), params)
+
+
+def test_a_window_that_misses_the_cutoffs_is_a_clear_error(spark):
+    # Only January to April: nothing reaches the validation (July) and test (October) cut-offs.
+    flights = _flights(spark).filter(F.col("id") <= 4)
+    table, quarantine = assign_split(flights, TIME_PARAMS)
+    with pytest.raises(ConfigError, match=r"no rows fell in the validation and test split"):
+        account_features(flights, table, quarantine)
+    # `cutoffs: null` with fractions (what iterate's retraining run passes) splits the window.
+    params = copy.deepcopy(TIME_PARAMS)
+    params["split"]["cutoffs"] = None
+    params["split"]["fractions"] = {"train": 0.5, "validation": 0.25, "test": 0.25}
+    table, quarantine = assign_split(flights, params)
+    # Quantiles of four dates: the median is 5 February, the 75th percentile 5 March.
+    assert account_features(flights, table, quarantine)["kept_by_split"] == {
+        "train": 1, "validation": 1, "test": 2
+    }  # fmt: skip

@@ -6,7 +6,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from ml_lifecycle import drift
-from ml_lifecycle.pipelines.iterate.nodes import decide_iteration, retrain
+from ml_lifecycle.pipelines.iterate.nodes import _kedro_command, decide_iteration, retrain
 from ml_lifecycle.pipelines.monitoring.nodes import measure_drift, measure_performance, plot_drift
 
 SCHEMA = "flight int, distance double, carrier string, arr_delay double"
@@ -102,3 +102,17 @@ def test_an_unlabelled_batch_skips_the_metric(spark):
     decision = decide_iteration(report, performance, {"triggers": {"performance": {"minimum": 1}}})
     assert decision["retrain"] is False
     assert decision["checks"][-1]["skipped"] == "0 labelled rows"
+
+
+def test_the_retraining_command_passes_nested_params_as_dotted_keys():
+    command = _kedro_command(
+        "test",
+        ["features", "training"],
+        {"data_dir": "/d", "features": {"split": {"cutoffs": None, "fractions": {"train": 0.7}}}},
+    )
+    assert command[1:] == [
+        "run", "--env", "test", "--pipelines", "features,training",
+        "--params", "data_dir=/d,features.split.cutoffs=null,features.split.fractions.train=0.7",
+    ]  # fmt: skip
+    with pytest.raises(Exception, match="holds a comma"):
+        _kedro_command("test", ["training"], {"flights_path": "a,b"})

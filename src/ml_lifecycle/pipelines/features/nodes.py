@@ -72,7 +72,7 @@ def _hash_unit(columns: list[str], seed: int) -> Column:
 
 
 def _time_cutoffs(df: DataFrame, column: str, split: dict[str, Any]) -> tuple[Column, Column]:
-    if "cutoffs" in split:
+    if split.get("cutoffs"):
         cutoffs = split["cutoffs"]
         return F.to_timestamp(F.lit(cutoffs["validation"])), F.to_timestamp(F.lit(cutoffs["test"]))
     fractions = split["fractions"]
@@ -255,6 +255,13 @@ def account_features(
     by_reason = {reason: n for (reason,), n in counts_by(quarantine, [REASON]).items()}
     by_split = {split: n for (split,), n in counts_by(feature_table, [SPLIT]).items()}
     record = check_stage("features", validated.count(), sum(by_split.values()), by_reason)
+    empty = [s for s in SPLITS if not by_split.get(s)]
+    if empty and record["kept"]:
+        raise ConfigError(
+            f"features.split: no rows fell in the {' and '.join(empty)} split (rows per split: "
+            f"{ {s: by_split.get(s, 0) for s in SPLITS} }); with a time split the data's dates "
+            "must reach features.split.cutoffs: move them, or use features.split.fractions."
+        )
     return {
         "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **record,

@@ -93,7 +93,8 @@ def _kedro_command(env: str, pipelines: list[str], params: dict[str, Any]) -> li
     command += ["run", "--env", env, "--pipelines", ",".join(pipelines)]
     values = []
     for key, value in _dotted(params).items():
-        text = str(value)
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        text = "null" if value is None else text
         if "," in text:
             raise ConfigError(
                 f"iterate: the runtime parameter {key}={text!r} holds a comma, which `kedro run "
