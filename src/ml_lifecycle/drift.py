@@ -101,7 +101,7 @@ def _counts(
     keep = (F.col("_rank") <= max_values + 1) | F.col("column").isin(list(edges))
     top = counts.withColumn("_rank", rank).filter(keep)
     found: dict[str, list[tuple[Any, int]]] = {c: [] for c in [*edges, *categorical]}
-    for r in top.collect():
+    for r in top.collect():  # bounded: max_values + 1 rows per categorical, 1 per numeric bin
         found[r["column"]].append((r["key"], int(r["count"])))
     return found
 
