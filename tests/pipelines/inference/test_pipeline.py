@@ -17,6 +17,7 @@ def test_the_batch_reuses_training_nodes_and_statistics_and_pins_the_champion_fi
     nodes = {n.name: n for n in pipe.nodes}
     assert set(nodes) == {
         "inference.find_champion",
+        "inference.champion_cleaning_statistics",
         "inference.ingest",
         "inference.account_ingestion",
         "inference.clean",
@@ -24,11 +25,16 @@ def test_the_batch_reuses_training_nodes_and_statistics_and_pins_the_champion_fi
         "inference.score_batch",
         "inference.account_inference",
     }
-    # Cleaned with the statistics fitted on the training data, by rules without a target.
+    # Cleaned with the champion's own training-time statistics, by rules without a target; the
+    # data folder's are only the fallback, and nothing refits them.
     assert nodes["inference.clean"].inputs == [
         "inference.intermediate_table",
-        "cleaning_statistics",
+        "inference.cleaning_statistics",
         "params:inference.cleaning",
+    ]
+    assert nodes["inference.champion_cleaning_statistics"].inputs == [
+        "inference.champion",
+        "cleaning_statistics",
     ]
     assert "cleaning_statistics" not in pipe.all_outputs()
     assert nodes["inference.ingest"].inputs == ["inference.raw_sources", "params:ingestion"]

@@ -7,6 +7,7 @@ score them in Arrow batches, and the predictions go straight to Parquet.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 from functools import reduce
@@ -41,6 +42,44 @@ SPARK_TYPES = {
     "boolean": "boolean",
     "datetime": "timestamp",
 }
+
+
+CLEANING_STATISTICS = "cleaning/cleaning_statistics.json"
+
+
+def champion_cleaning_statistics(
+    champion: dict[str, Any], fitted: dict[str, Any]
+) -> dict[str, Any]:
+    """Returns the cleaning statistics of the champion's own training run.
+
+    The batch is imputed and clipped with the values the champion was trained with, not with
+    whatever the data folder holds now: a later run (a candidate the gate rejected, a retraining
+    that failed) may have refitted them. A champion logged by a run without the cleaning stage
+    has none; then the data folder's are used, with a warning.
+    """
+    run_id = champion["model_run_id"]
+    try:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=CLEANING_STATISTICS)
+    except Exception:  # noqa: BLE001 - MlflowException or OSError: same fallback
+        logger.warning(
+            "Champion %s v%s: its run %s has no %s; cleaning the batch with the data folder's "
+            "cleaning_statistics (fitted by the last lifecycle run, which may not be the "
+            "champion's).",
+            champion["model_name"],
+            champion["model_version"],
+            run_id,
+            CLEANING_STATISTICS,
+        )
+        return fitted
+    with open(path, encoding="utf-8") as handle:
+        statistics = json.load(handle)
+    logger.info(
+        "Cleaning the batch with the statistics of %s v%s's run %s",
+        champion["model_name"],
+        champion["model_version"],
+        run_id,
+    )
+    return statistics
 
 
 def find_champion(model_name: str) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Inference pipeline: new batch -> ingestion + cleaning (namespace `inference`) -> predictions.
 
 Ingestion and cleaning are the training stages themselves, reused as a namespaced modular
-pipeline: their datasets become `inference.*` catalog entries, except the training-time
-`cleaning_statistics`, which the batch is cleaned with (never refitted on it).
+pipeline: their datasets become `inference.*` catalog entries. The batch is cleaned with the
+champion's own cleaning statistics, taken from its training run (never refitted on the batch).
 """
 
 from kedro.pipeline import Pipeline, node, pipeline
@@ -10,7 +10,12 @@ from kedro.pipeline import Pipeline, node, pipeline
 from ml_lifecycle.pipelines.cleaning import create_pipeline as cleaning_pipeline
 from ml_lifecycle.pipelines.ingestion import create_pipeline as ingestion_pipeline
 
-from .nodes import account_inference, find_champion, score_batch
+from .nodes import (
+    account_inference,
+    champion_cleaning_statistics,
+    find_champion,
+    score_batch,
+)
 
 
 def _scoring() -> Pipeline:
@@ -23,6 +28,12 @@ def _scoring() -> Pipeline:
                 inputs="params:registry.model_name",
                 outputs="champion",
                 name="find_champion",
+            ),
+            node(
+                champion_cleaning_statistics,
+                inputs=["champion", "fitted_cleaning_statistics"],
+                outputs="cleaning_statistics",
+                name="champion_cleaning_statistics",
             ),
             node(
                 score_batch,
@@ -47,9 +58,9 @@ def create_pipeline(**kwargs) -> Pipeline:
     return pipeline(
         ingestion_pipeline() + cleaning + _scoring(),
         namespace="inference",
-        # Shared with training, not namespaced: the cleaning statistics fitted on the training
-        # data, the ingestion declarations, the registered model's name.
-        inputs={"cleaning_statistics": "cleaning_statistics"},
+        # Shared with training, not namespaced: the data folder's cleaning statistics (only
+        # used when the champion's run has none), the ingestion declarations, the model's name.
+        inputs={"fitted_cleaning_statistics": "cleaning_statistics"},
         parameters={
             "params:ingestion": "params:ingestion",
             "params:registry.model_name": "params:registry.model_name",
