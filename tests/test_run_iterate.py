@@ -41,7 +41,7 @@ def lifecycle(tmp_path_factory):
     result = kedro_run(params={"data_dir": str(data)}, tracking=store)
     assert result.returncode == 0, _output(result)
     client = MlflowClient(f"sqlite:///{store}")
-    assert client.get_model_version_by_alias(MODEL, "champion").version == "1"
+    assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
     return root, store, data
 
 
@@ -111,5 +111,5 @@ def test_a_drifted_batch_flags_its_columns_and_retrains_through_the_gate(spark, 
     gate = _json(data / "08_reporting/registry/gate_decision.json")
     assert gate["version"] == "2"
     assert outcome["registry_outcome"] == child.data.tags["registry.outcome"]
-    champion = client.get_model_version_by_alias(MODEL, "champion").version
+    champion = str(client.get_model_version_by_alias(MODEL, "champion").version)
     assert champion == ("2" if gate["passed"] else "1")
