@@ -89,6 +89,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def report_failure(failure: Exception, workdir: Path, logs: tuple[str, ...]) -> int:
+    """Prints the last lines of the servers' logs and the failure; returns the exit status 1."""
+    for name in logs:
+        if (log_file := workdir / name).is_file():
+            tail = log_file.read_text(errors="replace").splitlines()[-15:]
+            print(f"--- {name} (last lines)", *tail, sep="\n", file=sys.stderr)
+    print(f"FAILED ({type(failure).__name__}): {failure}", file=sys.stderr)
+    return 1
+
+
 def log(message: str) -> None:
     print(f"[check-ui {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -777,12 +787,7 @@ def main(argv: list[str] | None = None) -> int:
         log("OK: the MLflow UI shows both runs, their learning rates and " + METRIC)
         return 0
     except (CheckFailed, RuntimeError, OSError) as failure:
-        for name in ("mlflow_server.log", "chromium.log"):
-            if (log_file := workdir / name).is_file():
-                tail = log_file.read_text(errors="replace").splitlines()[-15:]
-                print(f"--- {name} (last lines)", *tail, sep="\n", file=sys.stderr)
-        print(f"FAILED ({type(failure).__name__}): {failure}", file=sys.stderr)
-        return 1
+        return report_failure(failure, workdir, ("mlflow_server.log", "chromium.log"))
     finally:
         if args.keep:
             log(f"kept {workdir}")

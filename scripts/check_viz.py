@@ -49,6 +49,7 @@ from check_mlflow_ui import (  # noqa: E402 (the scripts folder is no package)
     js,
     page_target,
     process_group,
+    report_failure,
     wait_for_http,
 )
 
@@ -506,12 +507,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"OK: kedro-viz draws every node of the {len(result['shown'])} registered pipelines")
         return 0
     except (CheckFailed, RuntimeError, OSError) as failure:
-        for name in ("kedro_viz.log", "chromium.log"):
-            if (log_file := workdir / name).is_file():
-                tail = log_file.read_text(errors="replace").splitlines()[-15:]
-                print(f"--- {name} (last lines)", *tail, sep="\n", file=sys.stderr)
-        print(f"FAILED ({type(failure).__name__}): {failure}", file=sys.stderr)
-        return 1
+        return report_failure(failure, workdir, ("kedro_viz.log", "chromium.log"))
     finally:
         if args.keep:
             log(f"kept {workdir}")
