@@ -145,6 +145,21 @@ def layer_cycle(pipeline, layer_of: dict[str, str]) -> list[str] | None:
             children.setdefault(source.split("@")[0], set()).update(
                 out.split("@")[0] for out in node.outputs
             )
+    # kedro-viz also draws each namespace (and each of its parents) as a node of its own, from the
+    # namespace's free inputs to its outputs that are free or read outside it: a layer order must
+    # hold through those edges too.
+    namespaces = {
+        ".".join(parts[:depth])
+        for parts in (node.namespace.split(".") for node in pipeline.nodes if node.namespace)
+        for depth in range(1, len(parts) + 1)
+    }
+    for namespace in namespaces:
+        inside = pipeline.only_nodes_with_namespaces([namespace])
+        outputs = inside.outputs() | ((pipeline - inside).inputs() & inside.all_outputs())
+        for source in inside.inputs():
+            children.setdefault(source.split("@")[0], set()).update(
+                out.split("@")[0] for out in outputs
+            )
     below: dict[str, set[str]] = {}  # dataset -> the layers downstream of it, its own included
 
     def downstream(dataset: str) -> set[str]:
