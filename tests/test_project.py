@@ -6,8 +6,12 @@ import ast
 import subprocess
 from pathlib import Path
 
+import pytest
 from kedro.framework.project import pipelines
 from kedro.framework.startup import bootstrap_project
+
+from ml_lifecycle.errors import ConfigError
+from ml_lifecycle.pipeline_registry import register_pipelines
 
 ROOT = Path(__file__).parents[1]
 
@@ -115,3 +119,16 @@ def test_every_stage_is_registered_and_the_default_runs_them_in_order():
         default.index("ingest") < default.index("fit_cleaning_statistics") < default.index("clean")
     )
     assert "synthesize_flights" not in default
+
+
+def test_an_unknown_pipeline_name_is_answered_with_the_names_there_are():
+    bootstrap_project(ROOT)
+    pipelines.set_requested(["inferance"])  # what `kedro run --pipeline inferance` asks for
+    try:
+        with pytest.raises(ConfigError) as error:
+            register_pipelines()
+    finally:
+        pipelines.set_requested(None)
+    message = str(error.value)
+    assert "no pipeline named 'inferance'" in message and "did you mean 'inference'" in message
+    assert "ingestion" in message and "iterate" in message

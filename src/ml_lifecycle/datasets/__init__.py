@@ -7,6 +7,7 @@ from .atomic import AtomicJSONDataset, AtomicSparkDataset
 from .json_section import JSONSectionDataset
 from .keras_model import KerasModelDataset
 from .mlflow_model import MlflowModelDataset
+from .optional import OptionalJSONDataset
 from .parquet_shards import ParquetShardsDataset
 from .spark_sources import SparkSourcesDataset
 
@@ -16,6 +17,7 @@ __all__ = [
     "JSONSectionDataset",
     "KerasModelDataset",
     "MlflowModelDataset",
+    "OptionalJSONDataset",
     "ParquetShardsDataset",
     "SparkSourcesDataset",
 ]

@@ -8,8 +8,14 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from ml_lifecycle.datasets import OptionalJSONDataset
 from ml_lifecycle.errors import ConfigError, RowAccountingError
-from ml_lifecycle.pipelines.inference.nodes import account_inference, find_champion, score_batch
+from ml_lifecycle.pipelines.inference.nodes import (
+    account_inference,
+    champion_cleaning_statistics,
+    find_champion,
+    score_batch,
+)
 from ml_lifecycle.registry import CHAMPION, NoChampionError
 from tests.champion import multiclass_statistics, register_champion, tiny_model
 
@@ -44,6 +50,30 @@ def test_no_champion_says_how_to_get_one(mlflow_store):
     register_champion(NAME, tiny_model(), champion=False)
     with pytest.raises(NoChampionError, match="has no 'champion' version"):
         find_champion(NAME)
+
+
+def test_the_batch_is_cleaned_with_the_champions_own_statistics(mlflow_store, tmp_path):
+    folder = OptionalJSONDataset(filepath=str(tmp_path / "cleaning_statistics.json"))
+    assert folder.load() is None  # a fresh data folder: no file is not an error here
+    folders = {"impute": {"temp": 50.0}}
+    folder.save(folders)
+    assert folder.load() == folders
+
+    # The champion's run logged its own: those win over the folder's.
+    version, run_id = register_champion(NAME, tiny_model())
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_dict({"impute": {"temp": 41.5}}, "cleaning/cleaning_statistics.json")
+    champion = find_champion(NAME)
+    assert champion_cleaning_statistics(champion, folders) == {"impute": {"temp": 41.5}}
+    assert champion_cleaning_statistics(champion, None) == {"impute": {"temp": 41.5}}
+
+    # A champion from a run without the cleaning stage: the folder's, else one sentence.
+    register_champion(NAME, tiny_model(seed=1))
+    champion = find_champion(NAME)
+    assert champion["model_version"] != version
+    assert champion_cleaning_statistics(champion, folders) == folders
+    with pytest.raises(ConfigError, match="kedro run --pipeline cleaning"):
+        champion_cleaning_statistics(champion, None)
 
 
 def test_the_champion_is_pinned_to_its_version_with_its_raw_feature_schema(mlflow_store):

@@ -48,19 +48,28 @@ CLEANING_STATISTICS = "cleaning/cleaning_statistics.json"
 
 
 def champion_cleaning_statistics(
-    champion: dict[str, Any], fitted: dict[str, Any]
+    champion: dict[str, Any], fitted: dict[str, Any] | None
 ) -> dict[str, Any]:
     """Returns the cleaning statistics of the champion's own training run.
 
     The batch is imputed and clipped with the values the champion was trained with, not with
     whatever the data folder holds now: a later run (a candidate the gate rejected, a retraining
     that failed) may have refitted them. A champion logged by a run without the cleaning stage
-    has none; then the data folder's are used, with a warning.
+    has none; then the data folder's are used, with a warning (`fitted` is None when the folder
+    has none either: ConfigError).
     """
     run_id = champion["model_run_id"]
     try:
         path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=CLEANING_STATISTICS)
     except Exception:  # noqa: BLE001 - MlflowException or OSError: same fallback
+        if fitted is None:
+            raise ConfigError(
+                f"Champion {champion['model_name']} v{champion['model_version']} was logged by a "
+                f"run without the cleaning stage (run {run_id} has no {CLEANING_STATISTICS}) and "
+                "the data folder has no cleaning_statistics.json either: run `kedro run "
+                "--pipeline cleaning` on the training data, or promote a model from a full "
+                "`kedro run`."
+            ) from None
         logger.warning(
             "Champion %s v%s: its run %s has no %s; cleaning the batch with the data folder's "
             "cleaning_statistics (fitted by the last lifecycle run, which may not be the "

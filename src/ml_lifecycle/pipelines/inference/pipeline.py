@@ -60,7 +60,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         namespace="inference",
         # Shared with training, not namespaced: the data folder's cleaning statistics (only
         # used when the champion's run has none), the ingestion declarations, the model's name.
-        inputs={"fitted_cleaning_statistics": "cleaning_statistics"},
+        inputs={"fitted_cleaning_statistics": "cleaning_statistics_if_any"},
         parameters={
             "params:ingestion": "params:ingestion",
             "params:registry.model_name": "params:registry.model_name",
