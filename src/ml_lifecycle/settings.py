@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from kedro.config import OmegaConfigLoader
+from omegaconf import OmegaConf
 
 from ml_lifecycle.hooks import MlflowRunHooks, SparkHooks
 from ml_lifecycle.store_lock import AcquireMlflowStoreLock, ReleaseMlflowStoreLock
@@ -33,7 +35,38 @@ def artifact_root(uri: str) -> str | None:
     return (Path(uri[len(prefix) :].split("?", maxsplit=1)[0]).resolve().parent / "mlruns").as_uri()
 
 
-CONFIG_LOADER_CLASS = OmegaConfigLoader
+REPLACE = "_replace"
+
+
+def _replacements(merged: Any, env: Any) -> Any:
+    """`merged` with every mapping that `env` marks `_replace: true` taken from `env` whole."""
+    if not isinstance(env, dict):
+        return merged
+    if env.get(REPLACE) is True:
+        return {k: _replacements(v, v) for k, v in env.items() if k != REPLACE}
+    if REPLACE in env:
+        raise ValueError(f"'{REPLACE}' must be true when it is given, not {env[REPLACE]!r}.")
+    if not isinstance(merged, dict):
+        return merged
+    return {k: _replacements(v, env[k]) if k in env else v for k, v in merged.items()}
+
+
+class LifecycleConfigLoader(OmegaConfigLoader):
+    """Kedro's OmegaConfigLoader; a soft merge also honours `_replace: true`.
+
+    Parameters merge key by key, so an env (conf/regression) names only what differs. A mapping
+    that lists a dataset's own columns (features.numeric, cleaning.impute, the suite's
+    expectations...) must not gain the sample's columns in an env of another dataset: there,
+    `_replace: true` inside the mapping makes it replace base's instead of merging into it.
+    """
+
+    def _soft_merge(self, config, env_config, env_path=None):  # noqa: ANN001, ANN202
+        merged = super()._soft_merge(config, env_config, env_path)
+        plain = OmegaConf.to_container(OmegaConf.create(env_config), resolve=False)
+        return _replacements(merged, plain)
+
+
+CONFIG_LOADER_CLASS = LifecycleConfigLoader
 # Expectation suites (conf/<env>/expectations/*.yml) load as parameters: one top-level key each.
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -1,0 +1,55 @@
+"""The config loader: parameters merge key by key, and `_replace: true` replaces a mapping."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from ml_lifecycle.settings import CONFIG_LOADER_ARGS, LifecycleConfigLoader
+
+BASE = {
+    "features": {
+        "task": "binary",
+        "numeric": {"distance": "log_zscore", "temp": "zscore"},
+        "categorical": {"carrier": {"top_k": 50}},
+        "numeric_bins": 16,
+    }
+}
+
+
+def _parameters(tmp_path, env_parameters):
+    for env, parameters in (("base", BASE), ("mine", env_parameters)):
+        (tmp_path / env).mkdir(exist_ok=True)
+        (tmp_path / env / "parameters.yml").write_text(yaml.safe_dump(parameters))
+    args = {k: v for k, v in CONFIG_LOADER_ARGS.items() if k != "custom_resolvers"}
+    return LifecycleConfigLoader(conf_source=str(tmp_path), env="mine", **args)["parameters"]
+
+
+def test_an_env_changes_only_the_keys_it_names(tmp_path):
+    features = _parameters(tmp_path, {"features": {"task": "regression", "numeric": {"x": "none"}}})
+    assert features["features"]["task"] == "regression"
+    # Without the marker a mapping of columns gains base's columns.
+    assert features["features"]["numeric"] == {
+        "distance": "log_zscore",
+        "temp": "zscore",
+        "x": "none",
+    }
+
+
+def test_replace_true_takes_the_envs_mapping_whole(tmp_path):
+    env = {
+        "features": {
+            "numeric": {"_replace": True, "carat": "log_zscore"},
+            "categorical": {"_replace": True, "cut": {"top_k": 10, "extra": {"_replace": True}}},
+        }
+    }
+    features = _parameters(tmp_path, env)["features"]
+    assert features["numeric"] == {"carat": "log_zscore"}
+    assert features["categorical"] == {"cut": {"top_k": 10, "extra": {}}}
+    # What the env does not name still comes from base.
+    assert features["task"] == "binary" and features["numeric_bins"] == 16
+
+
+def test_replace_must_be_true(tmp_path):
+    with pytest.raises(ValueError, match="'_replace' must be true"):
+        _parameters(tmp_path, {"features": {"numeric": {"_replace": "yes", "carat": "zscore"}}})
