@@ -73,7 +73,7 @@ def _spark() -> SparkSession:
 def _suite(rows: int) -> Suite:
     config = yaml.safe_load((ROOT / "conf/base/expectations/flights.yml").read_text())
     bounds = {"row_count": {"min_value": 1, "max_value": 10 * rows}}
-    return parse_suite(config["flights_suite"], bounds, where="flights")
+    return parse_suite(config["expectation_suite"], bounds, where="flights")
 
 
 def _cache_setting(option: str | None) -> bool:

@@ -90,8 +90,8 @@ def test_the_unedited_starter_suite_passes_on_the_data_it_came_from(spark, clean
     data_dir, result = clean_run
     assert result.returncode == 0, _output(result)
 
-    text = (data_dir / "08_reporting/profile/flights_suite.yml").read_text()
-    suite = parse_suite(yaml.safe_load(text)["flights_suite"], where="starter")
+    text = (data_dir / "08_reporting/profile/expectation_suite.yml").read_text()
+    suite = parse_suite(yaml.safe_load(text)["expectation_suite"], where="starter")
     profile = json.loads((data_dir / "08_reporting/profile/flights_profile.json").read_text())
     assert profile["rows"] == 3274 and "origin" in profile["columns"]
     kinds = {e.type for e in suite.expectations}

@@ -107,7 +107,7 @@ def test_a_drifted_batch_flags_its_columns_and_retrains_through_the_gate(spark, 
     assert {r.split(" ")[1] for r in decision["reasons"] if r.startswith("drift")} >= DRIFTED
     outcome = _json(data / "08_reporting/iterate/outcome.json")
     assert outcome["retrained"] is True and outcome["returncode"] == 0
-    assert outcome["window"] == str(batch)
+    assert outcome["window"] == {"flights_path": str(batch)}
     client = MlflowClient(f"sqlite:///{store}")
     child = client.get_run(outcome["run_id"])
     parent = client.search_runs(["1"], "tags.pipeline = 'iterate'", order_by=["start_time DESC"])[0]

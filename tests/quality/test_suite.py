@@ -43,7 +43,7 @@ def no_spark_job(spark):
 
 def test_the_flights_suite_parses_into_its_expectations():
     config = yaml.safe_load((ROOT / "conf/base/expectations/flights.yml").read_text())
-    suite = parse_suite(config["flights_suite"], where="flights")
+    suite = parse_suite(config["expectation_suite"], where="flights")
     names = [e.name for e in suite.expectations]
     assert len(names) == 31 and len(set(names)) == 31
     assert "required:arr_delay" in names and "required" not in names  # a column list expands

@@ -66,7 +66,8 @@ def test_the_reference_data_has_no_drift_and_no_retrain(spark):
     triggers = {"triggers": {"drift": "any", "performance": {"minimum": 0.6}}}
     decision = decide_iteration(report, performance, triggers)
     assert decision["retrain"] is False and decision["reasons"] == []
-    outcome = retrain(decision, {"retrain": {"flights_path": "x", "pipelines": ["training"]}})
+    retrain_params = {"window": {"flights_path": "x"}, "pipelines": ["training"]}
+    outcome = retrain(decision, {"retrain": retrain_params})
     assert outcome == {"retrained": False, "reasons": []}
     plot_drift(report)
 

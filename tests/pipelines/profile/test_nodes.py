@@ -93,9 +93,9 @@ def test_an_unknown_excluded_column_is_a_config_error(frame):
 def test_the_starter_suite_drafts_what_was_observed(profile):
     text = draft_suite(profile, PARAMS)
     assert text.startswith("# Starter suite drafted by `kedro run --pipeline profile` from 5 rows.")
-    config = yaml.safe_load(text)["mini_suite"]
+    config = yaml.safe_load(text)["expectation_suite"]
     expectations = config["expectations"]
-    assert config["name"] == "mini"
+    assert config["name"] == "mini" and config["_replace"] is True
     assert expectations["row_count"]["min_value"] == 2
     assert expectations["row_count"]["max_value"] == 8
     assert expectations["required"]["column"] == ["id", "origin", "ratio", "big", "at"]
@@ -113,7 +113,7 @@ def test_the_starter_suite_drafts_what_was_observed(profile):
 def test_the_unedited_starter_suite_passes_on_its_data_and_catches_new_values(
     spark, frame, profile
 ):
-    suite = parse_suite(yaml.safe_load(draft_suite(profile, PARAMS))["mini_suite"])
+    suite = parse_suite(yaml.safe_load(draft_suite(profile, PARAMS))["expectation_suite"])
     summary, _ = validate(frame, suite, example_count=2)
     assert summary["failed"] == [] and summary["success"] is True
 

@@ -6,8 +6,8 @@ from .nodes import account_data_quality, check_quality_gate, split_validated, va
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Returns the data-quality pipeline for the flights suite."""
-    suite = ["params:flights_suite", "params:data_quality_overrides"]
+    """Returns the data-quality pipeline: the clean table against `params:expectation_suite`."""
+    suite = ["params:expectation_suite", "params:data_quality_overrides"]
     return Pipeline(
         [
             node(

@@ -1,10 +1,11 @@
 """Iterate nodes: decide whether the champion needs a successor, and start its training run.
 
-The retraining is a Kedro run of its own (`iterate.retrain.pipelines` on the window of data in
-`iterate.retrain.flights_path`), started as a child process with the parent's env and runtime
-parameters. Its MLflow run is a child of the iterate run, and the registry gate decides about its
-model exactly as in any other run. Kedro has no conditional nodes: a run that decides to skip
-training cannot drop nodes from its own DAG, so the retraining is a run that starts or not.
+The retraining is a Kedro run of its own (`iterate.retrain.pipelines` on the window of data that
+the runtime parameters in `iterate.retrain.window` point the sources at), started as a child
+process with the parent's env and runtime parameters. Its MLflow run is a child of the iterate
+run, and the registry gate decides about its model exactly as in any other run. Kedro has no
+conditional nodes: a run that decides to skip training cannot drop nodes from its own DAG, so the
+retraining is a run that starts or not.
 """
 
 from __future__ import annotations
@@ -121,7 +122,14 @@ def retrain(decision: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     retrain_params = params.get("retrain") or {}
     runtime = _dotted(dict(run_params.get("runtime_params") or {}))
     runtime |= _dotted(dict(retrain_params.get("params") or {}))
-    runtime["flights_path"] = retrain_params["flights_path"]
+    # The window: runtime parameters that point the catalog's sources at the data to learn from.
+    window = {str(key): value for key, value in (retrain_params.get("window") or {}).items()}
+    if not window:
+        raise ConfigError(
+            "iterate.retrain.window is empty: name the runtime parameter(s) that point the "
+            "sources at the data to retrain on, e.g. {flights_path: <folder or glob>}."
+        )
+    runtime |= window
     command = _kedro_command(
         run_params.get("env") or "local", list(retrain_params["pipelines"]), runtime
     )
@@ -129,7 +137,7 @@ def retrain(decision: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     environment = {**os.environ, "MLFLOW_TRACKING_URI": mlflow.get_tracking_uri()}
     if parent is not None:
         environment[PARENT_RUN_ENV] = parent.info.run_id
-    logger.info("Iterate: retraining on %s: %s", runtime["flights_path"], " ".join(command))
+    logger.info("Iterate: retraining on %s: %s", window, " ".join(command))
     started = datetime.now(UTC)
     result = subprocess.run(
         command, check=False, env=environment, cwd=run_params.get("project_path")
@@ -137,7 +145,7 @@ def retrain(decision: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     outcome.update(
         {
             "retrained": True,
-            "window": runtime["flights_path"],
+            "window": window,
             "command": command,
             "returncode": result.returncode,
             "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),

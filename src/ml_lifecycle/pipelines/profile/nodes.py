@@ -203,7 +203,9 @@ def draft_suite(profile: dict[str, Any], params: dict[str, Any]) -> str:
         f"# Starter suite drafted by `kedro run --pipeline profile` from {rows:,} rows.\n"
         "# Every bound is what was observed, so this data passes it. Curate it (widen ranges to\n"
         "# what is plausible, choose severities, mark row-level checks `quarantine: true`), then\n"
-        "# copy it into conf/base/expectations/.\n"
+        "# copy it into conf/<env>/expectations/ (data_quality reads `expectation_suite`;\n"
+        "# `_replace: true` keeps the base suite's expectations out of it).\n"
     )
-    body = {f"{name}_suite": {"name": name, "expectations": expectations}}
+    suite = {"_replace": True, "name": name, "expectations": expectations}
+    body = {"expectation_suite": suite}
     return header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=100)
