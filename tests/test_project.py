@@ -118,7 +118,7 @@ def test_every_stage_is_registered_and_the_default_runs_them_in_order():
     assert (
         default.index("ingest") < default.index("fit_cleaning_statistics") < default.index("clean")
     )
-    assert "synthesize_flights" not in default
+    assert "synthesize_rows" not in default
 
 
 def test_an_unknown_pipeline_name_is_answered_with_the_names_there_are():

@@ -15,7 +15,7 @@ import pytest
 from mlflow import MlflowClient
 from pyspark.sql import functions as F
 
-from ml_lifecycle.pipelines.synthetic.nodes import synthesize_flights
+from ml_lifecycle.pipelines.synthetic.nodes import synthesize_rows
 from tests.pipelines.synthetic.test_nodes import PARAMS, SLICE, _sources
 from tests.test_run import kedro_run
 
@@ -82,7 +82,7 @@ def test_a_drifted_batch_flags_its_columns_and_retrains_through_the_gate(spark, 
     batch = root / "drifted"
     shift = {"carrier": {"value": "ZZ", "rate": 0.3}, "distance": {"scale": 1.6}}
     params = {**PARAMS, "rows": 6_000, "faults": {}, "shift": shift}
-    synthesize_flights(_sources(SLICE), params).write.options(
+    synthesize_rows(_sources(SLICE), params).write.options(
         header="true", quote="", escapeQuotes="false"
     ).csv(str(batch))
 

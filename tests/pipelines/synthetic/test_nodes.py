@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 from ml_lifecycle.datasets import SparkSourcesDataset
 from ml_lifecycle.pipelines.cleaning.nodes import clean, fit_cleaning_statistics
 from ml_lifecycle.pipelines.ingestion.nodes import ingest
-from ml_lifecycle.pipelines.synthetic.nodes import synthesize_flights
+from ml_lifecycle.pipelines.synthetic.nodes import synthesize_rows
 
 SLICE = Path(__file__).parents[3] / "data/01_raw/nycflights13_slice/flights.csv.gz"
 SCHEMA = {
@@ -47,7 +47,7 @@ def _sources(path):
 @pytest.fixture(scope="module")
 def landing(spark, tmp_path_factory):
     out = tmp_path_factory.mktemp("synthetic") / "flights"
-    text = synthesize_flights(_sources(SLICE), PARAMS)
+    text = synthesize_rows(_sources(SLICE), PARAMS)
     text.write.options(header="true", quote="", escapeQuotes="false").csv(str(out))
     return out
 
@@ -100,8 +100,8 @@ def test_every_injected_fault_is_caught_by_ingestion_and_cleaning(spark, landing
 def test_shift_moves_exactly_the_configured_columns(spark):
     base = {**PARAMS, "rows": 4_000, "faults": {}}
     shift = {"carrier": {"value": "ZZ", "rate": 0.3}, "distance": {"scale": 1.5, "add": 10}}
-    plain = synthesize_flights(_sources(SLICE), base)
-    shifted = synthesize_flights(_sources(SLICE), {**base, "shift": shift})
+    plain = synthesize_rows(_sources(SLICE), base)
+    shifted = synthesize_rows(_sources(SLICE), {**base, "shift": shift})
     joined = plain.withColumn("_i", F.monotonically_increasing_id()).join(
         shifted.withColumn("_i", F.monotonically_increasing_id()), on="_i"
     )
@@ -126,11 +126,11 @@ def test_shift_moves_exactly_the_configured_columns(spark):
 
 def test_an_unknown_shift_is_a_config_error():
     with pytest.raises(Exception, match=r"synthetic.shift.distance: use \{value, rate\}"):
-        synthesize_flights(_sources(SLICE), {**PARAMS, "shift": {"distance": {"mul": 2}}})
+        synthesize_rows(_sources(SLICE), {**PARAMS, "shift": {"distance": {"mul": 2}}})
 
 
 def test_a_batch_smaller_than_the_sample_spreads_over_all_of_it(spark):
-    small = synthesize_flights(_sources(SLICE), {**PARAMS, "rows": 600, "faults": {}})
+    small = synthesize_rows(_sources(SLICE), {**PARAMS, "rows": 600, "faults": {}})
     months = {r["month"] for r in small.select("month").distinct().collect()}
     real = {r["month"] for r in _sources(SLICE)["flights"].select("month").distinct().collect()}
     assert months == {str(m) for m in real if m is not None}

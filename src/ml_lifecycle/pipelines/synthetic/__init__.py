@@ -1,4 +1,4 @@
-"""Synthetic: flights-like raw CSV of any size, resampled from the real sample, with faults."""
+"""Synthetic: raw CSV of any size, resampled from a real source (`synthetic.source`), faults too."""
 
 from .pipeline import create_pipeline
 

@@ -82,8 +82,8 @@ def _shifted(name: str, spec: dict[str, Any], dtype: str, seed: int) -> Column:
     return shifted.cast(dtype)
 
 
-def synthesize_flights(seed_sources: dict[str, DataFrame], params: dict[str, Any]) -> DataFrame:
-    """Returns `rows` flights-like rows as text, with duplicates, malformed values and outliers."""
+def synthesize_rows(seed_sources: dict[str, DataFrame], params: dict[str, Any]) -> DataFrame:
+    """Returns `rows` rows like the source's, as text, with duplicates, bad values, outliers."""
     # Cached whole, so every column is parsed and a malformed seed record is recognised as such.
     real = seed_sources[params["source"]].cache()
     real = real.filter(F.col(CORRUPT).isNull()).drop(CORRUPT, SOURCE_FILE)

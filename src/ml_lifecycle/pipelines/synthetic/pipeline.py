@@ -1,8 +1,8 @@
-"""Synthetic pipeline: the real sample -> a landing folder of flights-like CSV at any scale."""
+"""Synthetic pipeline: a real source -> a landing folder of CSV like it, at any scale."""
 
 from kedro.pipeline import Pipeline, node
 
-from .nodes import synthesize_flights
+from .nodes import synthesize_rows
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -10,10 +10,10 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             node(
-                synthesize_flights,
+                synthesize_rows,
                 inputs=["synthetic_seed", "params:synthetic"],
                 outputs="synthetic_landing",
-                name="synthesize_flights",
+                name="synthesize_rows",
             )
         ],
         tags=["synthetic"],
