@@ -134,7 +134,7 @@ class AtomicSparkDataset(SparkDataset):
 
         primary_table:
           type: ml_lifecycle.datasets.AtomicSparkDataset
-          filepath: data/03_primary/flights.parquet
+          filepath: data/03_primary/table.parquet
           file_format: parquet
           save_args: {mode: overwrite}
     """

@@ -127,7 +127,7 @@ def retrain(decision: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     if not window:
         raise ConfigError(
             "iterate.retrain.window is empty: name the runtime parameter(s) that point the "
-            "sources at the data to retrain on, e.g. {flights_path: <folder or glob>}."
+            "sources at the data to retrain on, e.g. {<main source path parameter>: <a glob>}."
         )
     runtime |= window
     command = _kedro_command(

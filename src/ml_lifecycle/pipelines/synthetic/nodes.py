@@ -101,7 +101,7 @@ def synthesize_rows(seed_sources: dict[str, DataFrame], params: dict[str, Any]) 
     partitions = max(1, -(-rows // int(params.get("rows_per_file", 1_000_000))))
     # Consecutive ids step through the real rows by a stride near n / golden ratio, coprime with
     # n: any n consecutive ids visit every real row once, and a batch smaller than the sample is
-    # spread over all of it (every month, carrier, airport) instead of being its first rows.
+    # spread over all of it (every period and category) instead of being its first rows.
     stride = _spread_stride(n_real)
     ids = spark.range(0, rows, numPartitions=partitions).withColumns(
         {
