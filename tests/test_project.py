@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from kedro.framework.project import pipelines
 from kedro.framework.startup import bootstrap_project
 
@@ -132,3 +134,27 @@ def test_an_unknown_pipeline_name_is_answered_with_the_names_there_are():
     message = str(error.value)
     assert "no pipeline named 'inferance'" in message and "did you mean 'inference'" in message
     assert "ingestion" in message and "iterate" in message
+
+
+# Words of the sample's schema that are also plain English or generic column names.
+GENERIC = {"alt", "day", "distance", "dst", "engine", "engines", "hour", "lat", "lon", "minute"}
+GENERIC |= {"model", "month", "name", "origin", "seats", "speed", "temp", "type", "tz", "year"}
+
+
+def test_no_python_file_names_the_samples_sources_or_columns():
+    # Declarative: every source and column of the bundled sample lives in conf/, so another
+    # dataset is another env. A Python file naming one would be code only the sample can use.
+    catalog = yaml.safe_load((ROOT / "conf/base/catalog.yml").read_text())
+    sources = catalog["raw_sources"]["sources"]
+    names = set(sources) | {c for s in sources.values() for c in s["schema"]}
+    distinctive = sorted(names - GENERIC)
+    assert {"flights", "carrier", "arr_delay", "tailnum"} <= set(distinctive)
+    pattern = re.compile(rf"\b({'|'.join(map(re.escape, distinctive))})\b")
+    found = {
+        f"{path.relative_to(ROOT)}:{number}: {match.group(1)}"
+        for path in sorted((ROOT / "src/ml_lifecycle").rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        for match in [pattern.search(line)]
+        if match
+    }
+    assert found == set()

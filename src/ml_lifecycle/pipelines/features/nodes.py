@@ -165,7 +165,7 @@ def _numeric_stats(
             "count": int(row[f"{name}__count"]),
         }
         if quantiles:
-            # Distinct edges only: a column with few values (e.g. precip) gets fewer bins.
+            # Distinct edges only: a column with few values gets fewer bins.
             stats[name]["bin_edges"] = sorted({float(e) for e in row[f"{name}__edges"] or []})
     return stats
 
