@@ -53,3 +53,25 @@ def test_replace_true_takes_the_envs_mapping_whole(tmp_path):
 def test_replace_must_be_true(tmp_path):
     with pytest.raises(ValueError, match="'_replace' must be true"):
         _parameters(tmp_path, {"features": {"numeric": {"_replace": "yes", "carat": "zscore"}}})
+
+
+def test_a_reference_in_base_sees_the_envs_value(tmp_path):
+    # Base refers to another key (inference's cleaning is training's, by reference); an env that
+    # changes that key changes what the reference means too.
+    base = {
+        "cleaning": {"required": ["year", "carrier"], "rules": {"valid_month": "month <= 12"}},
+        "inference": {"cleaning": {"target": None, "required": "${cleaning.required}"}},
+        "inference_rules": "${cleaning.rules}",
+    }
+    env = {"cleaning": {"required": ["sale_id"], "rules": {"_replace": True, "ok": "area > 0"}}}
+    for name, parameters in (("base", base), ("mine", env)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "parameters.yml").write_text(yaml.safe_dump(parameters))
+    args = {k: v for k, v in CONFIG_LOADER_ARGS.items() if k != "custom_resolvers"}
+    loader = LifecycleConfigLoader(
+        conf_source=str(tmp_path), env="mine", runtime_params={"cleaning": {"x": 1}}, **args
+    )
+    parameters = loader["parameters"]
+    assert parameters["inference"]["cleaning"] == {"target": None, "required": ["sale_id"]}
+    assert parameters["inference_rules"] == {"ok": "area > 0"}
+    assert parameters["cleaning"]["x"] == 1  # runtime parameters still go on top

@@ -65,6 +65,31 @@ class LifecycleConfigLoader(OmegaConfigLoader):
         plain = OmegaConf.to_container(OmegaConf.create(env_config), resolve=False)
         return _replacements(merged, plain)
 
+    def _resolve_from_raw_config(  # noqa: PLR0913
+        self, key, base_configs, env_configs, base_path, env_path, processed_files
+    ):  # noqa: ANN001, ANN202
+        """Parameters: merge base and env first, then resolve the interpolations.
+
+        Kedro resolves each env on its own before merging, so a reference in base
+        (`inference.cleaning.rules: ${cleaning.rules}`) would keep base's value when an env
+        changes `cleaning.rules`. Resolved after the merge, a reference means the run's value.
+        """
+        run_env = self.env or self.default_run_env
+        if key != "parameters" or run_env == self.base_env or not processed_files:
+            return super()._resolve_from_raw_config(
+                key, base_configs, env_configs, base_path, env_path, processed_files
+            )
+
+        def unresolved(configs: dict) -> dict:
+            merged = OmegaConf.unsafe_merge(*configs.values()) if configs else OmegaConf.create()
+            return OmegaConf.to_container(merged, resolve=False)
+
+        base, env = unresolved(base_configs), unresolved(env_configs)
+        merged = _replacements(super()._soft_merge(base, env, env_path), env)
+        return OmegaConf.to_container(
+            OmegaConf.unsafe_merge(OmegaConf.create(merged), self.runtime_params), resolve=True
+        )
+
 
 CONFIG_LOADER_CLASS = LifecycleConfigLoader
 # Expectation suites (conf/<env>/expectations/*.yml) load as parameters: one top-level key each.
