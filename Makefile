@@ -42,7 +42,7 @@ java:  ## Check that Java 17+ (needed by Spark) is installed
 
 run: install  ## The whole lifecycle on the bundled sample, then iterate: score it with the champion, drift, decide
 	$(BIN)/kedro run
-	$(BIN)/kedro run --pipeline iterate
+	$(BIN)/kedro run --pipelines iterate
 
 serve: install  ## Serve the champion over HTTP: POST raw rows to /invocations (SERVE_PORT=5001)
 	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI="$(MLFLOW_TRACKING_URI)" MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false $(BIN)/mlflow models serve -m "models:/$(MODEL_NAME)@champion" --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
@@ -89,7 +89,7 @@ bench-ingest: install  ## Ingestion+cleaning: Kedro vs hand-tuned PySpark vs pan
 	$(BIN)/python benchmarks/ingest.py --rows $(ROWS)
 
 bench-validate: install  ## GX validation of the flights suite vs one plain Spark pass (ROWS=1000000)
-	@test -f data/03_primary/flights.parquet/_SUCCESS || $(BIN)/kedro run --pipelines ingestion,cleaning
+	@test -f data/03_primary/table.parquet/_SUCCESS || $(BIN)/kedro run --pipelines ingestion,cleaning
 	$(BIN)/python benchmarks/validate.py --rows $(ROWS)
 
 bench-input: install  ## Training fed by Parquet-streamed tf.data vs in-memory arrays (the sample)

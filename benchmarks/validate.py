@@ -49,7 +49,7 @@ from ml_lifecycle.spark_utils import col  # noqa: E402
 ROOT = Path(__file__).parents[1]
 WORK = ROOT / "benchmarks/work"
 RESULTS = ROOT / "benchmarks/results/validate.json"
-PRIMARY = ROOT / "data/03_primary/flights.parquet"
+PRIMARY = ROOT / "data/03_primary/table.parquet"
 PLAIN_GROUP = "plain"
 # GX as it comes (see the module docstring).
 NAIVE = {

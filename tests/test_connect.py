@@ -59,7 +59,7 @@ def test_the_connect_run_equals_the_local_run(server, spark, tmp_path):
     assert without_timestamps(reports[0]) == without_timestamps(reports[1])
     assert reports[1]["cleaning"]["kept"] == 3274
     local_rows, connect_rows = (
-        spark.read.parquet(str(d / "03_primary/flights.parquet")) for d in (local_dir, connect_dir)
+        spark.read.parquet(str(d / "03_primary/table.parquet")) for d in (local_dir, connect_dir)
     )
     assert local_rows.count() == connect_rows.count() == 3274
     assert local_rows.exceptAll(connect_rows).count() == 0

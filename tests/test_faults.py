@@ -32,16 +32,16 @@ logger = logging.getLogger(__name__)
 PIPELINES = "ingestion,cleaning"
 # What the kill interrupts: the write of primary_table (node `clean`), KILL_AFTER_S seconds after
 # Spark starts writing its part files; --from-nodes resumes at that node.
-KILL_DURING = "03_primary/flights.parquet"
+KILL_DURING = "03_primary/table.parquet"
 KILL_AFTER_S = 0.0
 RESUME_FROM = "clean"
 KILL_DEADLINE_S = 500
 # FAULTS_REPEAT=5 make check-faults: each kill test five times (against one uninterrupted run).
 REPEAT = int(os.environ.get("FAULTS_REPEAT", "1"))
 SPARK_OUTPUTS = [
-    "02_intermediate/flights.parquet",
+    "02_intermediate/table.parquet",
     "02_intermediate/quarantine/ingestion.parquet",
-    "03_primary/flights.parquet",
+    "03_primary/table.parquet",
     "03_primary/quarantine/cleaning.parquet",
 ]
 JSON_OUTPUTS = ["03_primary/cleaning_statistics.json", "08_reporting/row_accounting.json"]
@@ -203,7 +203,7 @@ def test_kill_9_mid_write_leaves_no_partial_dataset_and_resuming_equals_an_unint
         kedro_run(data_dir, store)
     else:
         # Everything upstream of the interrupted node is complete; resume from that node.
-        assert (data_dir / "02_intermediate/flights.parquet/_SUCCESS").is_file()
+        assert (data_dir / "02_intermediate/table.parquet/_SUCCESS").is_file()
         result = kedro_run(data_dir, store, "--from-nodes", RESUME_FROM)
         assert "Running node: ingest" not in result.stdout + result.stderr
     assert leftovers(data_dir) == []  # the killed run's temporary folder was cleaned

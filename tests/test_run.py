@@ -55,7 +55,7 @@ def test_default_pipeline_on_the_test_slice_accounts_for_every_row(spark, tmp_pa
     assert (cleaning["in"], cleaning["kept"], cleaning["quarantined"]) == (3368, 3274, 94)
     assert cleaning["quarantined_by_reason"] == {"missing_target:arr_delay": 94}
 
-    primary = spark.read.parquet(str(tmp_path / "03_primary/flights.parquet"))
+    primary = spark.read.parquet(str(tmp_path / "03_primary/table.parquet"))
     assert primary.count() == 3274
     assert {"temp", "plane_year", "airline_name", "day_of_week", "route"} <= set(primary.columns)
     assert primary.filter("arr_delay IS NULL OR temp IS NULL OR tailnum IS NULL").count() == 0

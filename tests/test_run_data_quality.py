@@ -55,7 +55,7 @@ def test_the_clean_slice_passes_the_gate_and_writes_both_reports(spark, clean_ru
 
     record = accounting(data_dir)["data_quality"]
     assert (record["in"], record["kept"], record["quarantined"]) == (3274, 3274, 0)
-    validated = spark.read.parquet(str(data_dir / "03_primary/validated/flights.parquet"))
+    validated = spark.read.parquet(str(data_dir / "03_primary/validated/table.parquet"))
     assert validated.count() == record["kept"]
 
 
@@ -73,7 +73,7 @@ def test_a_quarantining_expectation_moves_its_rows_and_the_run_goes_on(spark, cl
     )
     assert result.returncode == 0, _output(result)
 
-    primary = spark.read.parquet(str(data_dir / "03_primary/flights.parquet"))
+    primary = spark.read.parquet(str(data_dir / "03_primary/table.parquet"))
     hot = primary.filter("temp > 50").count()
     assert hot > 0
     record = accounting(data_dir)["data_quality"]
@@ -92,7 +92,7 @@ def test_the_unedited_starter_suite_passes_on_the_data_it_came_from(spark, clean
 
     text = (data_dir / "08_reporting/profile/expectation_suite.yml").read_text()
     suite = parse_suite(yaml.safe_load(text)["expectation_suite"], where="starter")
-    profile = json.loads((data_dir / "08_reporting/profile/flights_profile.json").read_text())
+    profile = json.loads((data_dir / "08_reporting/profile/profile.json").read_text())
     assert profile["rows"] == 3274 and "origin" in profile["columns"]
     kinds = {e.type for e in suite.expectations}
     assert {
@@ -103,7 +103,7 @@ def test_the_unedited_starter_suite_passes_on_the_data_it_came_from(spark, clean
     } <= kinds
     assert suite.get("origin_values").kwargs["value_set"] == ["EWR", "JFK", "LGA"]
 
-    primary = spark.read.parquet(str(data_dir / "03_primary/flights.parquet"))
+    primary = spark.read.parquet(str(data_dir / "03_primary/table.parquet"))
     summary, _ = validate(primary, suite, example_count=3)
     assert summary["failed"] == [], summary["failed"]
     assert enforce(summary) == []

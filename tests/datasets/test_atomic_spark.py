@@ -27,7 +27,7 @@ def rows(frame) -> list[tuple]:
 
 
 def test_save_then_load_gives_the_same_rows_and_leaves_no_temporary_folder(spark, tmp_path):
-    target = tmp_path / "flights.parquet"
+    target = tmp_path / "table.parquet"
     frame = spark.createDataFrame([(1, "a"), (2, "b"), (3, None)], "id int, name string")
     dataset(target).save(frame)
 
@@ -40,7 +40,7 @@ def test_save_then_load_gives_the_same_rows_and_leaves_no_temporary_folder(spark
 
 
 def test_overwrite_swaps_the_new_dataset_in(spark, tmp_path):
-    target = tmp_path / "flights.parquet"
+    target = tmp_path / "table.parquet"
     dataset(target).save(spark.range(10))
     old_files = {p.name for p in target.iterdir()}
 
@@ -52,7 +52,7 @@ def test_overwrite_swaps_the_new_dataset_in(spark, tmp_path):
 
 
 def test_a_folder_without_success_marker_is_refused_by_load_and_does_not_exist(spark, tmp_path):
-    target = tmp_path / "flights.parquet"
+    target = tmp_path / "table.parquet"
     spark.range(50).write.parquet(str(target))
     (target / "_SUCCESS").unlink()  # as a killed plain overwrite (or a half copy) leaves it
 
@@ -66,14 +66,14 @@ def test_an_absent_dataset_does_not_exist(tmp_path):
 
 
 def test_stale_temporary_folders_of_a_killed_run_are_removed_at_the_next_save(spark, tmp_path):
-    target = tmp_path / "flights.parquet"
+    target = tmp_path / "table.parquet"
     dead = 2**22 + 1  # above Linux's pid_max: no such process
-    stale = [f".flights.parquet.tmp-{dead}-0123", f".flights.parquet.old-{dead}-0123"]
+    stale = [f".table.parquet.tmp-{dead}-0123", f".table.parquet.old-{dead}-0123"]
     for name in stale:
         (tmp_path / name / "_temporary").mkdir(parents=True)
         (tmp_path / name / "part-00000.parquet").write_bytes(b"half")
     # A live writer's temporary folder (another run saving right now) is left alone.
-    live = tmp_path / f".flights.parquet.tmp-{os.getppid()}-4567"
+    live = tmp_path / f".table.parquet.tmp-{os.getppid()}-4567"
     live.mkdir()
     unrelated = tmp_path / ".other.parquet.tmp-1-89ab"
     unrelated.mkdir()
@@ -87,7 +87,7 @@ def test_stale_temporary_folders_of_a_killed_run_are_removed_at_the_next_save(sp
 def test_a_failed_write_keeps_the_previous_dataset_and_removes_its_temporary_folder(
     spark, tmp_path
 ):
-    target = tmp_path / "flights.parquet"
+    target = tmp_path / "table.parquet"
     dataset(target).save(spark.range(7))
     failing = spark.range(1000).selectExpr("id", "IF(id = 999, raise_error('boom'), id) AS x")
 
@@ -99,7 +99,7 @@ def test_a_failed_write_keeps_the_previous_dataset_and_removes_its_temporary_fol
 
 
 def test_error_and_ignore_modes_keep_their_meaning(spark, tmp_path):
-    target = tmp_path / "flights.parquet"
+    target = tmp_path / "table.parquet"
     strict = AtomicSparkDataset(filepath=str(target), save_args={"mode": "error"})
     strict.save(spark.range(3))
     with pytest.raises(DatasetError, match="already exists"):

@@ -17,7 +17,7 @@ class MlflowModelDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
     Save takes ``{"model": keras.Model, "statistics": dict, "input_example": pandas.DataFrame}``
     and logs it with :func:`ml_lifecycle.serving.log_model` (the ``keras`` flavor, a raw-feature
     signature and the input example), then writes ``{"model_uri", "model_id", "run_id"}`` to
-    `filepath`. Load returns that pointer, so ``kedro run --pipeline registry`` can register the
+    `filepath`. Load returns that pointer, so ``kedro run --pipelines registry`` can register the
     model a previous run logged.
     """
 

@@ -32,7 +32,7 @@ class ParquetShardsDataset(AbstractDataset[DataFrame, pads.Dataset]):
         if not (self._filepath / "_SUCCESS").exists():
             raise DatasetError(
                 f"'{self._filepath}' is missing or was not completely written: run the "
-                "`features` pipeline first (kedro run --pipeline features)."
+                "`features` pipeline first (kedro run --pipelines features)."
             )
         return pads.dataset(
             str(self._filepath),

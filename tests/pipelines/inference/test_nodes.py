@@ -72,7 +72,7 @@ def test_the_batch_is_cleaned_with_the_champions_own_statistics(mlflow_store, tm
     champion = find_champion(NAME)
     assert champion["model_version"] != version
     assert champion_cleaning_statistics(champion, folders) == folders
-    with pytest.raises(ConfigError, match="kedro run --pipeline cleaning"):
+    with pytest.raises(ConfigError, match="kedro run --pipelines cleaning"):
         champion_cleaning_statistics(champion, None)
 
 

@@ -92,7 +92,9 @@ def test_an_unknown_excluded_column_is_a_config_error(frame):
 
 def test_the_starter_suite_drafts_what_was_observed(profile):
     text = draft_suite(profile, PARAMS)
-    assert text.startswith("# Starter suite drafted by `kedro run --pipeline profile` from 5 rows.")
+    assert text.startswith(
+        "# Starter suite drafted by `kedro run --pipelines profile` from 5 rows."
+    )
     config = yaml.safe_load(text)["expectation_suite"]
     expectations = config["expectations"]
     assert config["name"] == "mini" and config["_replace"] is True

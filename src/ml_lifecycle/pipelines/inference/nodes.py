@@ -67,7 +67,7 @@ def champion_cleaning_statistics(
                 f"Champion {champion['model_name']} v{champion['model_version']} was logged by a "
                 f"run without the cleaning stage (run {run_id} has no {CLEANING_STATISTICS}) and "
                 "the data folder has no cleaning_statistics.json either: run `kedro run "
-                "--pipeline cleaning` on the training data, or promote a model from a full "
+                "--pipelines cleaning` on the training data, or promote a model from a full "
                 "`kedro run`."
             ) from None
         logger.warning(

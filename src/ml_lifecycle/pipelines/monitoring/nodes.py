@@ -50,7 +50,7 @@ def load_reference(champion: dict[str, Any]) -> dict[str, Any]:
                     f"monitoring: the champion {champion['model_name']} "
                     f"v{champion['model_version']} (run {run_id}) has no monitoring/{name}: it "
                     "was trained by a run without the features and evaluation pipelines. Train "
-                    "and register it with `kedro run` (or `--pipeline iterate`) first."
+                    "and register it with `kedro run` (or `--pipelines iterate`) first."
                 ) from error
             profiles[name.split("_", 1)[0]] = json.loads(Path(path).read_text())
     columns = dict(profiles["reference"]["columns"])

@@ -200,7 +200,7 @@ def draft_suite(profile: dict[str, Any], params: dict[str, Any]) -> str:
             }
     name = str(params.get("suite_name", "dataset"))
     header = (
-        f"# Starter suite drafted by `kedro run --pipeline profile` from {rows:,} rows.\n"
+        f"# Starter suite drafted by `kedro run --pipelines profile` from {rows:,} rows.\n"
         "# Every bound is what was observed, so this data passes it. Curate it (widen ranges to\n"
         "# what is plausible, choose severities, mark row-level checks `quarantine: true`), then\n"
         "# copy it into conf/<env>/expectations/ (data_quality reads `expectation_suite`;\n"
