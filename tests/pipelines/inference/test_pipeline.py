@@ -34,7 +34,7 @@ def test_the_batch_reuses_training_nodes_and_statistics_and_pins_the_champion_fi
     ]
     assert nodes["inference.champion_cleaning_statistics"].inputs == [
         "inference.champion",
-        "cleaning_statistics",
+        "cleaning_statistics_if_any",
     ]
     assert "cleaning_statistics" not in pipe.all_outputs()
     assert nodes["inference.ingest"].inputs == ["inference.raw_sources", "params:ingestion"]
