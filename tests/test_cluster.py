@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -49,7 +50,15 @@ def test_the_cluster_run_equals_the_local_run(cluster, spark, tmp_path):
 
     # The cluster did the work: the run's session was on the master, and the master ran it.
     assert f"SparkSession {spark.version} on {cluster.url}" in " ".join(remote_log.split())
-    apps = cluster.state()["completedapps"] + cluster.state()["activeapps"]
+    # The master lists an application once its driver has unregistered: poll briefly, since the
+    # run's process can exit a moment before the master has moved the app to completedapps.
+    deadline = time.monotonic() + 30
+    while True:
+        state = cluster.state()
+        apps = state["completedapps"] + state["activeapps"]
+        if apps or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert [(a["name"], a["cores"]) for a in apps] == [("ml-lifecycle-cluster", 1)]
 
     # Row accounting: every stage's books, per source and per reason, identical.
