@@ -19,7 +19,7 @@ NOT_IN_DEFAULT = ("synthetic", "profile", "inference", "monitoring", "iterate")
 
 
 def pipeline_names() -> list[str]:
-    """The names `kedro run --pipeline` accepts: one per package under ml_lifecycle.pipelines."""
+    """The names `kedro run --pipelines` accepts: one per package under ml_lifecycle.pipelines."""
     package = resources.files("ml_lifecycle.pipelines")
     return sorted(
         entry.name

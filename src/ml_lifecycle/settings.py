@@ -85,14 +85,14 @@ class LifecycleConfigLoader(OmegaConfigLoader):
             return OmegaConf.to_container(merged, resolve=False)
 
         base, env = unresolved(base_configs), unresolved(env_configs)
-        merged = _replacements(super()._soft_merge(base, env, env_path), env)
+        merged = self._soft_merge(base, env, env_path)
         return OmegaConf.to_container(
             OmegaConf.unsafe_merge(OmegaConf.create(merged), self.runtime_params), resolve=True
         )
 
 
 CONFIG_LOADER_CLASS = LifecycleConfigLoader
-# Expectation suites (conf/<env>/expectations/*.yml) load as parameters: one top-level key each.
+# Expectation suites (conf/<env>/expectations/*.yml) load as parameters (`expectation_suite`).
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
