@@ -117,7 +117,7 @@ def _corrupt(rows: list[list[str]], header: list[str]) -> list[list[str]]:
         elif i < 15 and row[at["arr_delay"]]:
             row[at["arr_delay"]] = "4000.0"  # a target no flight has
         elif i < 20:
-            row[at["carrier"]] = "ZZ"  # an unknown carrier: a warning, its rows quarantined
+            row[at["carrier"]] = "ZZ"  # an unknown carrier: a warning, its rows kept
     return rows
 
 

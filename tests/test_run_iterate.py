@@ -108,6 +108,12 @@ def test_a_drifted_batch_flags_its_columns_and_retrains_through_the_gate(spark, 
     outcome = _json(data / "08_reporting/iterate/outcome.json")
     assert outcome["retrained"] is True and outcome["returncode"] == 0
     assert outcome["window"] == {"flights_path": str(batch)}
+    # The retraining kept the new carrier's rows (the suite reports it, a warning) and learned
+    # it: the drift that started the run is in the new model's vocabulary.
+    quality = _json(data / "08_reporting/data_quality/summary.json")
+    assert "known_carrier" in quality["failed"] and quality["passed_gate"] is True
+    statistics = _json(data / "04_feature/feature_statistics.json")
+    assert "ZZ" in statistics["categorical"]["carrier"]["vocabulary"]
     client = MlflowClient(f"sqlite:///{store}")
     child = client.get_run(outcome["run_id"])
     parent = client.search_runs(["1"], "tags.pipeline = 'iterate'", order_by=["start_time DESC"])[0]

@@ -49,7 +49,6 @@ def test_the_flights_suite_parses_into_its_expectations():
     assert "required:arr_delay" in names and "required" not in names  # a column list expands
     assert suite.get("known_origin").kwargs["value_set"] == ["EWR", "JFK", "LGA"]
     assert {e.name for e in suite.quarantining} == {
-        "known_carrier",
         "dest_is_iata",
         "plausible_temp_f",
         "plausible_pressure_mb",
