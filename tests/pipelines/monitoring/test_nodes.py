@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from matplotlib.colors import to_rgb
 from pyspark.sql import functions as F
 
 from ml_lifecycle import drift
@@ -78,6 +79,11 @@ def test_a_shifted_batch_flags_its_columns_and_asks_for_retraining(spark):
     assert set(report["over"]) == {"distance", "carrier", "prediction"}
     assert report["columns"]["carrier"]["unseen_values"] == ["ZZ"]
     assert any(r.startswith("unseen_share 0.1000") for r in report["over"]["carrier"])
+    # The plot: one bar per column on a log axis, red exactly for the columns over a threshold.
+    (ax,) = plot_drift(report).axes
+    red = [t.get_text() for t, bar in zip(ax.get_yticklabels(), ax.patches, strict=True)
+           if bar.get_facecolor()[:3] == to_rgb("#c0392b")]  # fmt: skip
+    assert ax.get_xscale() == "log" and sorted(red) == sorted(report["over"])
     performance = measure_performance(
         batch, _predictions(batch, good=False), CHAMPION, FEATURES, ["flight"], {}
     )

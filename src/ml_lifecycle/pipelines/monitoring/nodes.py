@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 PREDICTION = "prediction"
 REFERENCES = ("reference_profile.json", "prediction_profile.json")
 METRICS = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse"}
+# The drift plot's left edge: a distance under 0.1% of its threshold is drawn at it.
+PLOT_FLOOR = 1e-3
 
 
 def load_reference(champion: dict[str, Any]) -> dict[str, Any]:
@@ -204,18 +206,23 @@ def plot_drift(report: dict[str, Any]) -> plt.Figure:
         )
         names.append(name)
         ratios.append(best[0])
-        labels.append(f"{best[1]} {column.get(best[1], 0.0):.3f}" if best[1] != "-" else "")
+        labels.append(f"{best[1]} {column.get(best[1], 0.0):.4f}" if best[1] != "-" else "")
     order = sorted(range(len(names)), key=lambda i: ratios[i])
+    # A log axis: a column at 1% of its threshold stays visible beside one at 30 times it.
+    floor = PLOT_FLOOR
+    shown = [max(ratios[i], floor) for i in order]
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(names) + 1.5))
     colors = ["#c0392b" if ratios[i] > 1 else "#2e86c1" for i in order]
-    ax.barh([names[i] for i in order], [ratios[i] for i in order], color=colors)
-    for y, i in enumerate(order):
-        ax.text(ratios[i], y, f" {labels[i]}", va="center", fontsize=7)
+    ax.barh([names[i] for i in order], [v - floor for v in shown], left=floor, color=colors)
+    ax.set_xscale("log")
+    ax.set_xlim(floor, max(10.0, max(shown, default=1.0) * 5))
+    for y, (i, v) in enumerate(zip(order, shown, strict=True)):
+        ax.text(v, y, f" {labels[i]}", va="center", fontsize=7)
     ax.axvline(1.0, color="black", linestyle="--", linewidth=1)
     model = report["model"]
     ax.set_title(
         f"Drift of {report['batch_rows']:,} rows vs {model['name']} v{model['version']}'s reference"
     )
-    ax.set_xlabel("distance / threshold (the largest per column; > 1: over)")
+    ax.set_xlabel("distance / threshold, log scale (the largest per column; > 1: over)")
     fig.tight_layout()
     return fig
