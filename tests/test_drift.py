@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from scipy.stats import chi2_contingency
 
 from ml_lifecycle import drift
 
@@ -61,6 +62,20 @@ def _compare(spark, reference_rows, batch_rows, max_values=1000):
         name: drift.compare_column(spec, batch["columns"][name])
         for name, spec in reference["columns"].items()
     }, reference
+
+
+def test_the_g_test_p_value_matches_scipys_and_tolerates_rare_values():
+    reference, current = [300, 200, 100, 0, 7], [40, 20, 12, 0, 0]
+    table = [[a, b] for a, b in zip(reference, current, strict=True) if a + b]
+    _, expected, *_ = chi2_contingency(table, correction=False, lambda_="log-likelihood")
+    assert drift.homogeneity_p_value(reference, current) == pytest.approx(expected)
+    assert drift.homogeneity_p_value([100, 200, 300], [10, 20, 30]) == pytest.approx(1.0)
+    assert drift.homogeneity_p_value([100, 0], [0, 100]) < 1e-12
+    assert drift.homogeneity_p_value([5], [7]) == 1.0  # one bin: nothing to compare
+    # A value seen once among 300,001 reference rows and once in a batch of 1,001 is not, alone,
+    # evidence of drift (Pearson's statistic would put its expected count of 0.007 at ~140).
+    uniform = [3000] * 100
+    assert drift.homogeneity_p_value([*uniform, 1], [10] * 100 + [1]) > 0.5
 
 
 def test_a_dataset_against_itself_has_no_drift(spark):

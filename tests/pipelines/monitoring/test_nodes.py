@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from matplotlib.colors import to_rgb
 from pyspark.sql import functions as F
 
 from ml_lifecycle import drift
+from ml_lifecycle.errors import ConfigError
 from ml_lifecycle.pipelines.iterate.nodes import _kedro_command, decide_iteration, retrain
 from ml_lifecycle.pipelines.monitoring.nodes import measure_drift, measure_performance, plot_drift
 
@@ -95,6 +98,39 @@ def test_a_shifted_batch_flags_its_columns_and_asks_for_retraining(spark):
     assert [r.split(":")[0] for r in decision["reasons"]] == ["drift", "performance"]
     assert decision["reasons"][0].startswith("drift: carrier (")
     assert decision["reasons"][1] == "performance: roc_auc 0.0000 is below 0.6"
+
+
+def test_a_small_batch_drawn_from_the_reference_is_within_noise_not_drift(spark):
+    rng = random.Random(7)
+    values = [f"C{i:02d}" for i in range(60)]
+
+    def sample(n):
+        rows = [(i, rng.choice(values), 0.5) for i in range(n)]
+        return spark.createDataFrame(rows, "flight int, carrier string, prediction double")
+
+    reference_rows, batch = sample(6000), sample(150)
+    reference = {
+        "model": {"name": "m", "version": "3", "run_id": "r"},
+        "rows": 6000,
+        "columns": drift.profile(reference_rows, ["prediction"], ["carrier"])["columns"],
+    }
+    report = measure_drift(reference, batch.drop("prediction"), batch, PARAMS)
+    carrier = report["columns"]["carrier"]
+    # 150 rows over 60 values: a JS distance well past 0.1 from sampling alone, and a G-test
+    # that finds nothing.
+    assert carrier["js"] > 0.2 and carrier["p_value"] > 0.05
+    assert report["over"] == {} and carrier["over"] == []
+    assert report["within_noise"] == {"carrier": carrier["within_noise"]}
+    assert carrier["within_noise"][0].startswith("js ")
+    decision = decide_iteration(report, {"value": None}, {"triggers": {"drift": "any"}})
+    assert decision["retrain"] is False
+    # Without the significance level the thresholds alone decide, and it would retrain.
+    alone = measure_drift(
+        reference, batch.drop("prediction"), batch, {**PARAMS, "significance": None}
+    )
+    assert set(alone["over"]) == {"carrier"} and alone["within_noise"] == {}
+    with pytest.raises(ConfigError, match="monitoring.significance"):
+        measure_drift(reference, batch, batch, {**PARAMS, "significance": 5})
 
 
 def test_an_unlabelled_batch_skips_the_metric(spark):

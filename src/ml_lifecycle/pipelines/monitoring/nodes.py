@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 PREDICTION = "prediction"
 REFERENCES = ("reference_profile.json", "prediction_profile.json")
 METRICS = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse"}
+# A distance past its threshold is drift only if its column's G-test p-value is below this.
+DEFAULT_SIGNIFICANCE = 0.01
 # The drift plot's left edge: a distance under 0.1% of its threshold is drawn at it.
 PLOT_FLOOR = 1e-3
 
@@ -77,6 +79,17 @@ def _thresholds(name: str, params: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def _significance(params: dict[str, Any]) -> float | None:
+    value = params.get("significance", DEFAULT_SIGNIFICANCE)
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1:
+        raise ConfigError(
+            f"monitoring.significance must be a level between 0 and 1 (or null), not {value!r}."
+        )
+    return float(value)
+
+
 def measure_drift(
     reference: dict[str, Any],
     batch: DataFrame,
@@ -110,25 +123,44 @@ def measure_drift(
     else:
         current[PREDICTION] = drift.categorical_profile(predictions, PREDICTION, max_values)
 
-    columns, thresholds, over = {}, {}, {}
+    significance = _significance(params)
+    columns, thresholds, over, noise = {}, {}, {}, {}
     for name, spec in specs.items():
         distances = drift.compare_column(spec, current[name])
         thresholds[name] = _thresholds(name, params)
-        reasons = drift.over_thresholds(distances, thresholds[name])
-        columns[name] = {**distances, "over": reasons}
-        if reasons:
-            over[name] = reasons
+        past = drift.over_thresholds(distances, thresholds[name])
+        # Past a threshold, but a batch drawn from the reference itself would often be as far.
+        sampling = bool(past) and significance is not None and distances["p_value"] >= significance
+        columns[name] = {
+            **distances,
+            "over": [] if sampling else past,
+            "within_noise": past if sampling else [],
+        }
+        if sampling:
+            noise[name] = past
+        elif past:
+            over[name] = past
     rows = batch_profile["rows"]
     report = {
         "computed_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": reference["model"],
         "reference_rows": reference["rows"],
         "batch_rows": rows,
+        "significance": significance,
         "columns": columns,
         "thresholds": thresholds,
         "over": over,
         "over_count": len(over),
+        "within_noise": noise,
     }
+    if noise:
+        logger.info(
+            "Past a threshold but within sampling noise (G-test p >= %s), not drift: %s",
+            significance,
+            "; ".join(
+                f"{c}: {', '.join(r)} (p={columns[c]['p_value']:.3f})" for c, r in noise.items()
+            ),
+        )
     if over:
         logger.warning(
             "Drift over threshold in %s of %s columns: %s",
@@ -206,13 +238,24 @@ def plot_drift(report: dict[str, Any]) -> plt.Figure:
         )
         names.append(name)
         ratios.append(best[0])
-        labels.append(f"{best[1]} {column.get(best[1], 0.0):.4f}" if best[1] != "-" else "")
+        label = f"{best[1]} {column.get(best[1], 0.0):.4f}" if best[1] != "-" else ""
+        if column.get("within_noise"):
+            label += f", within noise (p={column['p_value']:.2f})"
+        labels.append(label)
     order = sorted(range(len(names)), key=lambda i: ratios[i])
     # A log axis: a column at 1% of its threshold stays visible beside one at 30 times it.
     floor = PLOT_FLOOR
     shown = [max(ratios[i], floor) for i in order]
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(names) + 1.5))
-    colors = ["#c0392b" if ratios[i] > 1 else "#2e86c1" for i in order]
+    # Red: drift; amber: past a threshold but within sampling noise; blue: under.
+    colors = [
+        "#c0392b"
+        if names[i] in report["over"]
+        else "#e59866"
+        if report["columns"][names[i]].get("within_noise")
+        else "#2e86c1"
+        for i in order
+    ]
     ax.barh([names[i] for i in order], [v - floor for v in shown], left=floor, color=colors)
     ax.set_xscale("log")
     ax.set_xlim(floor, max(10.0, max(shown, default=1.0) * 5))
@@ -223,6 +266,9 @@ def plot_drift(report: dict[str, Any]) -> plt.Figure:
     ax.set_title(
         f"Drift of {report['batch_rows']:,} rows vs {model['name']} v{model['version']}'s reference"
     )
-    ax.set_xlabel("distance / threshold, log scale (the largest per column; > 1: over)")
+    ax.set_xlabel(
+        "distance / threshold, log scale (the largest per column)\n"
+        "red: drift; amber: past its threshold but within sampling noise; blue: under"
+    )
     fig.tight_layout()
     return fig
