@@ -124,6 +124,7 @@ def test_a_small_batch_drawn_from_the_reference_is_within_noise_not_drift(spark)
     assert carrier["within_noise"][0].startswith("js ")
     decision = decide_iteration(report, {"value": None}, {"triggers": {"drift": "any"}})
     assert decision["retrain"] is False
+    assert decision["checks"][0]["within_noise"] == report["within_noise"]
     # Without the significance level the thresholds alone decide, and it would retrain.
     alone = measure_drift(
         reference, batch.drop("prediction"), batch, {**PARAMS, "significance": None}

@@ -44,7 +44,11 @@ def decide_iteration(
             if unknown:
                 raise ConfigError(f"iterate.triggers.drift: {unknown} are not monitored columns.")
             over = {c: r for c, r in over.items() if c in watched}
-        checks.append({"trigger": "drift", "columns": watched, "over": over})
+        # Past a threshold but within sampling noise: shown, never a reason.
+        noise = drift_report.get("within_noise") or {}
+        if watched != "any":
+            noise = {c: r for c, r in noise.items() if c in watched}
+        checks.append({"trigger": "drift", "columns": watched, "over": over, "within_noise": noise})
         reasons += [f"drift: {c} ({', '.join(r)})" for c, r in over.items()]
 
     bounds = triggers.get("performance") or {}
