@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import random
+from types import SimpleNamespace
 
+import mlflow
 import pytest
 from matplotlib.colors import to_rgb
 from pyspark.sql import functions as F
 
 from ml_lifecycle import drift
 from ml_lifecycle.errors import ConfigError
+from ml_lifecycle.pipelines.iterate import nodes as iterate_nodes
 from ml_lifecycle.pipelines.iterate.nodes import _kedro_command, decide_iteration, retrain
 from ml_lifecycle.pipelines.monitoring.nodes import measure_drift, measure_performance, plot_drift
 
@@ -160,3 +163,31 @@ def test_the_retraining_command_passes_nested_params_as_dotted_keys():
     ]  # fmt: skip
     with pytest.raises(Exception, match="holds a comma"):
         _kedro_command("test", ["training"], {"flights_path": "a,b"})
+
+
+def test_a_failed_retraining_fails_iterate_saying_where_and_why(
+    tmp_path, monkeypatch, mlflow_store
+):
+    error = "DataQualityError: 1 critical expectation(s) failed: - target_rate: observed 0.6996"
+    child = SimpleNamespace(
+        info=SimpleNamespace(run_id="child", status="FAILED"),
+        data=SimpleNamespace(tags={"error": error, "error_node": "check_quality_gate"}),
+    )
+    run_params = {"env": "test", "runtime_params": {}, "project_path": str(tmp_path)}
+    monkeypatch.setattr(iterate_nodes, "current_run_params", lambda: run_params)
+    monkeypatch.setattr(
+        iterate_nodes.subprocess, "run", lambda *a, **k: SimpleNamespace(returncode=1)
+    )
+    monkeypatch.setattr(iterate_nodes, "_child_run", lambda parent: child)
+    decision = {"retrain": True, "reasons": ["performance: roc_auc 0.5849 is below 0.6"]}
+    params = {"retrain": {"window": {"flights_path": "w"}, "pipelines": ["training"]}}
+    with mlflow.start_run() as parent:
+        with pytest.raises(RuntimeError) as raised:
+            retrain(decision, params)
+    message = str(raised.value)
+    assert "failed (exit 1) in node check_quality_gate: DataQualityError" in message
+    assert "target_rate" in message and "its MLflow run is child" in message
+    # The node's output is not saved when it fails: the parent run keeps the outcome.
+    kept = mlflow.artifacts.load_dict(f"runs:/{parent.info.run_id}/iterate/outcome.json")
+    assert kept["returncode"] == 1 and kept["error_node"] == "check_quality_gate"
+    assert kept["reasons"] == decision["reasons"] and kept["window"] == {"flights_path": "w"}

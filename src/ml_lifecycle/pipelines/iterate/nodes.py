@@ -165,10 +165,18 @@ def retrain(decision: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
                 "registry_outcome": tags.get("registry.outcome"),
             }
         )
+        if result.returncode != 0 and tags.get("error"):
+            outcome["error_node"], outcome["error"] = tags.get("error_node"), tags["error"]
     if result.returncode != 0:
+        # The node fails, so its output is not saved: the parent run keeps the outcome instead.
+        if parent is not None:
+            mlflow.log_dict(outcome, "iterate/outcome.json")
+        where = f" in node {outcome['error_node']}" if outcome.get("error_node") else ""
         raise RuntimeError(
-            f"Iterate: the retraining run failed (exit {result.returncode}); its log is above"
-            + (f" and its MLflow run is {outcome['run_id']}." if "run_id" in outcome else ".")
+            f"Iterate: the retraining run failed (exit {result.returncode}){where}"
+            + (f": {outcome['error']}" if outcome.get("error") else "")
+            + "\nThe retraining run's log is above"
+            + (f"; its MLflow run is {outcome['run_id']}." if "run_id" in outcome else ".")
         )
     logger.info(
         "Iterate: retraining run %s finished; registry: %s",
