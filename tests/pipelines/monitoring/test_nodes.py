@@ -137,6 +137,35 @@ def test_a_small_batch_drawn_from_the_reference_is_within_noise_not_drift(spark)
         measure_drift(reference, batch, batch, {**PARAMS, "significance": 5})
 
 
+def test_the_report_counts_what_the_batch_lost_before_scoring(spark, caplog):
+    batch = _batch(spark)
+    reasons = {"duplicate_key:flight": 300, "outlier_zscore:distance": 100}
+    stages = (
+        {"in": 3000, "kept": 2400, "quarantined": 600, "quarantined_by_reason": {"bad": 600}},
+        {"in": 2400, "kept": 2000, "quarantined": 400, "quarantined_by_reason": reasons},
+        {"in": 2000, "kept": 2000, "scored": 2000, "quarantined": 0},
+    )
+    logger = "ml_lifecycle.pipelines.monitoring.nodes"
+    with caplog.at_level("WARNING", logger=logger):
+        report = measure_drift(_reference(spark), batch, _predictions(batch), PARAMS, *stages)
+    quarantine = report["quarantine"]
+    assert quarantine["in"] == quarantine["scored"] + quarantine["quarantined"] == 3000
+    assert quarantine["by_reason"] == {"bad": 600, **reasons}
+    assert quarantine["share"] == pytest.approx(1 / 3) and quarantine["over"] is True
+    # The scored rows look like the reference: what was lost is not drift, and says so apart.
+    assert report["over"] == {}
+    assert "33.33% of the batch (1000 of 3000 rows) was quarantined before scoring" in caplog.text
+    title = plot_drift(report).axes[0].get_title()
+    assert "1,000 of 3,000 quarantined before scoring (33.33%, over 0.05)" in title
+    lenient = {**PARAMS, "quarantine": {"max_share": 0.5}}
+    assert (
+        measure_drift(_reference(spark), batch, _predictions(batch), lenient, *stages)[
+            "quarantine"
+        ]["over"]
+        is False
+    )
+
+
 def test_an_unlabelled_batch_skips_the_metric(spark):
     batch = _batch(spark).drop("arr_delay")
     reference = _reference(spark)

@@ -35,6 +35,8 @@ REFERENCES = ("reference_profile.json", "prediction_profile.json")
 METRICS = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse"}
 # A distance past its threshold is drift only if its column's G-test p-value is below this.
 DEFAULT_SIGNIFICANCE = 0.01
+# A batch that loses more than this share of its rows to quarantine before scoring is warned of.
+DEFAULT_MAX_QUARANTINED_SHARE = 0.05
 # The drift plot's left edge: a distance under 0.1% of its threshold is drawn at it.
 PLOT_FLOOR = 1e-3
 
@@ -90,15 +92,50 @@ def _significance(params: dict[str, Any]) -> float | None:
     return float(value)
 
 
+def _batch_quarantine(stages: tuple[dict[str, Any], ...], params: dict[str, Any]) -> dict:
+    """Returns what the batch lost before scoring: rows in, scored, quarantined by reason."""
+    limit = (params.get("quarantine") or {}).get("max_share", DEFAULT_MAX_QUARANTINED_SHARE)
+    rows_in = int(stages[0]["in"])
+    by_reason: dict[str, int] = {}
+    for stage in stages:
+        for reason, n in (stage.get("quarantined_by_reason") or {}).items():
+            by_reason[reason] = by_reason.get(reason, 0) + int(n)
+    quarantined = sum(int(stage["quarantined"]) for stage in stages)
+    share = quarantined / rows_in if rows_in else 0.0
+    summary = {
+        "in": rows_in,
+        "scored": int(stages[-1].get("scored", stages[-1]["kept"])),
+        "quarantined": quarantined,
+        "share": share,
+        "by_reason": by_reason,
+        "max_share": limit,
+        "over": limit is not None and share > float(limit),
+    }
+    if summary["over"]:
+        logger.warning(
+            "%.2f%% of the batch (%s of %s rows) was quarantined before scoring, over %s: %s. "
+            "Drift and performance describe only the rows that were scored.",
+            100 * share,
+            quarantined,
+            rows_in,
+            limit,
+            ", ".join(f"{r} {n}" for r, n in sorted(by_reason.items(), key=lambda x: -x[1])),
+        )
+    return summary
+
+
 def measure_drift(
     reference: dict[str, Any],
     batch: DataFrame,
     predictions: DataFrame,
     params: dict[str, Any],
+    *accounting: dict[str, Any],
 ) -> dict[str, Any]:
     """Returns every monitored column's distances, thresholds and verdict, for a report.
 
     Features come from the cleaned batch, `prediction` from the champion's scores of it.
+    `accounting`: the batch's row accounting sections in stage order (ingestion, cleaning,
+    scoring), so the report also says how much of the batch never reached the comparison.
     """
     specs = reference["columns"]
     features = [c for c in specs if c != PREDICTION]
@@ -153,6 +190,8 @@ def measure_drift(
         "over_count": len(over),
         "within_noise": noise,
     }
+    if accounting:
+        report["quarantine"] = _batch_quarantine(accounting, params)
     if noise:
         logger.info(
             "Past a threshold but within sampling noise (G-test p >= %s), not drift: %s",
@@ -263,9 +302,17 @@ def plot_drift(report: dict[str, Any]) -> plt.Figure:
         ax.text(v, y, f" {labels[i]}", va="center", fontsize=7)
     ax.axvline(1.0, color="black", linestyle="--", linewidth=1)
     model = report["model"]
-    ax.set_title(
+    title = (
         f"Drift of {report['batch_rows']:,} rows vs {model['name']} v{model['version']}'s reference"
     )
+    quarantine = report.get("quarantine")
+    if quarantine:
+        title += (
+            f"\n{quarantine['quarantined']:,} of {quarantine['in']:,} quarantined before scoring"
+        )
+        title += f" ({100 * quarantine['share']:.2f}%{', over ' if quarantine['over'] else ''}"
+        title += f"{quarantine['max_share'] if quarantine['over'] else ''})"
+    ax.set_title(title, color="#c0392b" if quarantine and quarantine["over"] else "black")
     ax.set_xlabel(
         "distance / threshold, log scale (the largest per column)\n"
         "red: drift; amber: past its threshold but within sampling noise; blue: under"
