@@ -69,6 +69,10 @@ def test_the_training_data_against_itself_drifts_nowhere_and_nothing_retrains(li
     client = MlflowClient(f"sqlite:///{store}")
     run = client.search_runs(["1"], "tags.pipeline = 'iterate'")[0]
     assert run.data.metrics["drift.columns.distance.psi"] == report["columns"]["distance"]["psi"]
+    # What the batch lost before scoring is counted beside the drift, and adds up.
+    quarantine = report["quarantine"]
+    assert quarantine["in"] == 3368 == quarantine["scored"] + quarantine["quarantined"]
+    assert run.data.metrics["drift.quarantine.share"] == quarantine["share"]
     assert "monitoring/drift.json" in {
         a.path for a in client.list_artifacts(run.info.run_id, "monitoring")
     }
