@@ -307,11 +307,11 @@ def plot_drift(report: dict[str, Any]) -> plt.Figure:
     )
     quarantine = report.get("quarantine")
     if quarantine:
+        over = f", over {quarantine['max_share']}" if quarantine["over"] else ""
         title += (
             f"\n{quarantine['quarantined']:,} of {quarantine['in']:,} quarantined before scoring"
+            f" ({100 * quarantine['share']:.2f}%{over})"
         )
-        title += f" ({100 * quarantine['share']:.2f}%{', over ' if quarantine['over'] else ''}"
-        title += f"{quarantine['max_share'] if quarantine['over'] else ''})"
     ax.set_title(title, color="#c0392b" if quarantine and quarantine["over"] else "black")
     ax.set_xlabel(
         "distance / threshold, log scale (the largest per column)\n"
