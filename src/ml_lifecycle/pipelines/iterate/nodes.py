@@ -38,16 +38,15 @@ def decide_iteration(
 
     watched = triggers.get("drift", "any")
     if watched:
-        over = drift_report["over"]
+        columns = set(drift_report["columns"])
         if watched != "any":
-            unknown = sorted(set(watched) - set(drift_report["columns"]))
+            unknown = sorted(set(watched) - columns)
             if unknown:
                 raise ConfigError(f"iterate.triggers.drift: {unknown} are not monitored columns.")
-            over = {c: r for c, r in over.items() if c in watched}
+            columns = set(watched)
+        over = {c: r for c, r in drift_report["over"].items() if c in columns}
         # Past a threshold but within sampling noise: shown, never a reason.
-        noise = drift_report.get("within_noise") or {}
-        if watched != "any":
-            noise = {c: r for c, r in noise.items() if c in watched}
+        noise = {c: r for c, r in (drift_report.get("within_noise") or {}).items() if c in columns}
         checks.append({"trigger": "drift", "columns": watched, "over": over, "within_noise": noise})
         reasons += [f"drift: {c} ({', '.join(r)})" for c, r in over.items()]
 
