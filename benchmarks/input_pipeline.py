@@ -31,7 +31,7 @@ import pyarrow.dataset as pads
 import tensorflow as tf
 import yaml
 
-from ml_lifecycle.input_pipeline import (
+from ml_lifecycle.model.inputs import (
     TF_DTYPES,
     count_rows,
     iterate_batches,
@@ -39,7 +39,7 @@ from ml_lifecycle.input_pipeline import (
     make_dataset,
     training_inputs,
 )
-from ml_lifecycle.model import build_model, compile_model
+from ml_lifecycle.model.layers import build_model, compile_model
 from ml_lifecycle.pipelines.training.nodes import EpochTimer
 
 sys.path.insert(0, str(Path(__file__).parent))

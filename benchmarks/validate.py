@@ -13,7 +13,7 @@ Variants (each starts with an empty Spark cache):
 - plain, distinct apart: the same aggregates as two `df.agg`, the distinct count on its own. With
   one distinct aggregate beside others, Spark aggregates every other buffer per distinct key and
   shuffles them all, so this hand-written form is the faster one to beat.
-- GX (this project): `ml_lifecycle.quality.runner.validate` as the pipeline runs it (the suite's
+- GX (this project): `data_quality.runner.validate` as the pipeline runs it (the suite's
   columns only, BASIC results, GX's persist off, `data_quality.cache` from conf/base), including
   example values of failed expectations and the Data Docs.
 - GX naive: GX as it comes: the whole table, GX's own persist() of the batch, SUMMARY results.
@@ -42,9 +42,9 @@ from pyspark import SparkConf  # noqa: E402
 from pyspark.sql import Column, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
-from ml_lifecycle.quality.runner import JOB_GROUP, validate  # noqa: E402
-from ml_lifecycle.quality.suite import Suite, parse_suite, with_derived  # noqa: E402
-from ml_lifecycle.spark_utils import col  # noqa: E402
+from ml_lifecycle.core.spark import col  # noqa: E402
+from ml_lifecycle.pipelines.data_quality.runner import JOB_GROUP, validate  # noqa: E402
+from ml_lifecycle.pipelines.data_quality.suite import Suite, parse_suite, with_derived  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
 WORK = ROOT / "benchmarks/work"

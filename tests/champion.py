@@ -10,8 +10,9 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
-from ml_lifecycle import registry, serving
-from ml_lifecycle.model import build_model
+from ml_lifecycle.model import serving
+from ml_lifecycle.model.layers import build_model
+from ml_lifecycle.tracking import versions as registry
 
 # Statistics in the layout of features.fit_feature_statistics, made up: the model's weights are
 # random, its preprocessing (fill, log, normalization, bins, lookups) is the real one.

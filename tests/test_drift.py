@@ -7,7 +7,7 @@ import math
 import pytest
 from scipy.stats import chi2_contingency
 
-from ml_lifecycle import drift
+from ml_lifecycle.core import drift
 
 THRESHOLDS = {"psi": 0.2, "js": 0.1, "linf": 0.1, "unseen_share": 0.01}
 

@@ -11,9 +11,9 @@ import pytest
 from kedro.pipeline import Pipeline, node
 from mlflow import MlflowClient
 
-from ml_lifecycle import registry
-from ml_lifecycle.errors import JavaNotFoundError
+from ml_lifecycle.core.errors import JavaNotFoundError
 from ml_lifecycle.hooks import MlflowRunHooks, _flat_numbers, require_java
+from ml_lifecycle.tracking import versions as registry
 
 
 class FakeCatalog:

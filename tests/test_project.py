@@ -12,7 +12,7 @@ import yaml
 from kedro.framework.project import pipelines
 from kedro.framework.startup import bootstrap_project
 
-from ml_lifecycle.errors import ConfigError
+from ml_lifecycle.core.errors import ConfigError
 from ml_lifecycle.pipeline_registry import register_pipelines
 
 ROOT = Path(__file__).parents[1]

@@ -6,8 +6,8 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from ml_lifecycle import registry
-from ml_lifecycle.errors import LifecycleError
+from ml_lifecycle.core.errors import LifecycleError
+from ml_lifecycle.tracking import versions as registry
 
 PARAMS = {
     "minimum": {"roc_auc": 0.6, "pr_auc": None},

@@ -14,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.types import DataType
 
-from ml_lifecycle.model import predict_raw
+from ml_lifecycle.model.layers import predict_raw
 
 ROOT = Path(__file__).parents[1]
 KEDRO = str(Path(sys.executable).with_name("kedro"))

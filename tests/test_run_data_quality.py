@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ml_lifecycle.quality.gate import enforce
-from ml_lifecycle.quality.runner import validate
-from ml_lifecycle.quality.suite import parse_suite
+from ml_lifecycle.pipelines.data_quality.gate import enforce
+from ml_lifecycle.pipelines.data_quality.runner import validate
+from ml_lifecycle.pipelines.data_quality.suite import parse_suite
 from tests.test_run import ROOT, accounting, kedro_run
 
 pytestmark = pytest.mark.e2e

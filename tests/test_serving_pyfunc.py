@@ -6,7 +6,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from ml_lifecycle.model import predict_raw
+from ml_lifecycle.model.layers import predict_raw
 from tests.champion import EXAMPLE, register_champion, tiny_model
 
 
@@ -14,7 +14,7 @@ def test_the_pyfunc_scores_raw_rows_and_treats_an_absent_column_as_missing(mlflo
     model = tiny_model(seed=3)
     register_champion("pyfunc_test", model)
     pyfunc = mlflow.pyfunc.load_model("models:/pyfunc_test@champion")
-    assert pyfunc.loader_module == "ml_lifecycle.serving"
+    assert pyfunc.loader_module == "ml_lifecycle.model.serving"
     assert mlflow.keras.load_model("models:/pyfunc_test@champion").count_params() == (
         model.count_params()
     )

@@ -23,8 +23,8 @@ from mlflow.entities import Metric
 from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
-from ml_lifecycle import registry
-from ml_lifecycle.errors import JavaNotFoundError
+from ml_lifecycle.core.errors import JavaNotFoundError
+from ml_lifecycle.tracking import versions as registry
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class MlflowRunHooks:
       ``{tags: true}`` adds one tag ``<prefix> = "in=… kept=… quarantined=…"`` (row counts).
     - A failed run records the failing node and its error before kedro-mlflow marks it FAILED.
     - The registry's `champion` alias moves here, after the last node succeeded, never in a run
-      that failed (see ml_lifecycle.registry).
+      that failed (see ml_lifecycle.tracking.versions).
     """
 
     def __init__(self) -> None:

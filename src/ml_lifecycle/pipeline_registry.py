@@ -9,7 +9,7 @@ from importlib import resources
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-from ml_lifecycle.errors import ConfigError
+from ml_lifecycle.core.errors import ConfigError
 
 # `synthetic` writes scale data into a landing folder, `profile` drafts a suite: tools, not stages.
 # `inference`, `monitoring` (inference + drift) and `iterate` (monitoring + a retraining run when

@@ -10,7 +10,7 @@ from kedro.config import OmegaConfigLoader
 from omegaconf import OmegaConf
 
 from ml_lifecycle.hooks import MlflowRunHooks, SparkHooks
-from ml_lifecycle.store_lock import AcquireMlflowStoreLock, ReleaseMlflowStoreLock
+from ml_lifecycle.tracking.store_lock import AcquireMlflowStoreLock, ReleaseMlflowStoreLock
 
 # kedro-mlflow's hook (one MLflow run per `kedro run`) registers itself from its entry point;
 # MlflowRunHooks adds the project's tags, metrics, artifacts, failure record and promotion.

@@ -8,9 +8,9 @@ import logging
 import pytest
 from pyspark.sql import functions as F
 
+from ml_lifecycle.core.errors import SourceError
 from ml_lifecycle.datasets import JSONSectionDataset, SparkSourcesDataset
 from ml_lifecycle.datasets.spark_sources import CORRUPT, SOURCE_FILE
-from ml_lifecycle.errors import SourceError
 
 SCHEMA = {"id": "int", "score": "double", "name": "string"}
 

@@ -14,8 +14,8 @@ class KerasModelDataset(AbstractDataset[Any, Any]):
     """Saves and loads a Keras model as one `.keras` file.
 
     Loading keeps Keras' ``safe_mode`` (no arbitrary code from a file); the project's own layers
-    are registered serializable by importing :mod:`ml_lifecycle.model`. The file is written beside
-    its target and renamed into place, so a reader never sees a half-written model.
+    are registered serializable by importing :mod:`ml_lifecycle.model.layers`. The file is written
+    beside its target and renamed into place, so a reader never sees a half-written model.
     """
 
     def __init__(self, filepath: str, metadata: dict[str, Any] | None = None):
@@ -25,7 +25,7 @@ class KerasModelDataset(AbstractDataset[Any, Any]):
     def load(self) -> Any:
         import keras  # noqa: PLC0415 - TensorFlow starts only when a model is needed
 
-        import ml_lifecycle.model  # noqa: F401, PLC0415 - registers the custom layers
+        import ml_lifecycle.model.layers  # noqa: F401, PLC0415 - registers the custom layers
 
         return keras.saving.load_model(self._filepath, safe_mode=True)
 

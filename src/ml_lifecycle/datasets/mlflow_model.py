@@ -15,8 +15,8 @@ class MlflowModelDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
     """Logs a model package to the active MLflow run; loads where it went.
 
     Save takes ``{"model": keras.Model, "statistics": dict, "input_example": pandas.DataFrame}``
-    and logs it with :func:`ml_lifecycle.serving.log_model` (the ``keras`` flavor, a raw-feature
-    signature and the input example), then writes ``{"model_uri", "model_id", "run_id"}`` to
+    and logs it with :func:`ml_lifecycle.model.serving.log_model` (the ``keras`` flavor, a raw-
+    feature signature and the input example), then writes ``{"model_uri", "model_id", "run_id"}`` to
     `filepath`. Load returns that pointer, so ``kedro run --pipelines registry`` can register the
     model a previous run logged.
     """
@@ -30,7 +30,7 @@ class MlflowModelDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         return json.loads(self._filepath.read_text())
 
     def save(self, data: dict[str, Any]) -> None:
-        from ml_lifecycle.serving import log_model  # noqa: PLC0415 - TensorFlow starts on demand
+        from ml_lifecycle.model.serving import log_model  # noqa: PLC0415 - TensorFlow starts on demand
 
         info = log_model(data["model"], data["statistics"], data["input_example"], self._name)
         pointer = {"model_uri": info.model_uri, "model_id": info.model_id, "run_id": info.run_id}

@@ -12,7 +12,7 @@ from kedro.io import AbstractDataset, DatasetError
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from ml_lifecycle.errors import SourceError
+from ml_lifecycle.core.errors import SourceError
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from ml_lifecycle.errors import ConfigError, RowAccountingError
+from ml_lifecycle.core.errors import ConfigError, RowAccountingError
 from ml_lifecycle.pipelines.cleaning.nodes import account_cleaning, clean, fit_cleaning_statistics
 
 INF, NAN = float("inf"), float("nan")

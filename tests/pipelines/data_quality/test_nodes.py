@@ -6,14 +6,14 @@ import copy
 
 import pytest
 
-from ml_lifecycle.errors import RowAccountingError
+from ml_lifecycle.core.errors import RowAccountingError
+from ml_lifecycle.pipelines.data_quality.gate import DataQualityError
 from ml_lifecycle.pipelines.data_quality.nodes import (
     account_data_quality,
     check_quality_gate,
     split_validated,
     validate_data_quality,
 )
-from ml_lifecycle.quality.gate import DataQualityError
 
 SCHEMA = "id int, month int, origin string, temp double"
 ROWS = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml_lifecycle.errors import ConfigError
-from ml_lifecycle.metrics import task_metrics, tune_threshold
+from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.model.metrics import task_metrics, tune_threshold
 from ml_lifecycle.pipelines.evaluation.nodes import (
     _baseline_matrix,
     evaluate_baseline,

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from pyspark.sql import functions as F
 
-from ml_lifecycle.errors import ConfigError, RowAccountingError
+from ml_lifecycle.core.errors import ConfigError, RowAccountingError
 from ml_lifecycle.pipelines.features.nodes import (
     account_features,
     assign_split,

@@ -8,15 +8,15 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from ml_lifecycle.core.errors import ConfigError, RowAccountingError
 from ml_lifecycle.datasets import OptionalJSONDataset
-from ml_lifecycle.errors import ConfigError, RowAccountingError
 from ml_lifecycle.pipelines.inference.nodes import (
     account_inference,
     champion_cleaning_statistics,
     find_champion,
     score_batch,
 )
-from ml_lifecycle.registry import CHAMPION, NoChampionError
+from ml_lifecycle.tracking.versions import CHAMPION, NoChampionError
 from tests.champion import multiclass_statistics, register_champion, tiny_model
 
 NAME = "flight_delay_test"

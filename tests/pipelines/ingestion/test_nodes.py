@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import functions as F
 
+from ml_lifecycle.core.errors import ConfigError, RowAccountingError
 from ml_lifecycle.datasets import SparkSourcesDataset
-from ml_lifecycle.errors import ConfigError, RowAccountingError
 from ml_lifecycle.pipelines.ingestion.nodes import account_ingestion, ingest
 
 FLIGHTS = (

@@ -10,8 +10,8 @@ import pytest
 from matplotlib.colors import to_rgb
 from pyspark.sql import functions as F
 
-from ml_lifecycle import drift
-from ml_lifecycle.errors import ConfigError
+from ml_lifecycle.core import drift
+from ml_lifecycle.core.errors import ConfigError
 from ml_lifecycle.pipelines.iterate import nodes as iterate_nodes
 from ml_lifecycle.pipelines.iterate.nodes import _kedro_command, decide_iteration, retrain
 from ml_lifecycle.pipelines.monitoring.nodes import measure_drift, measure_performance, plot_drift

@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 import yaml
 
-from ml_lifecycle.errors import ConfigError
+from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.pipelines.data_quality.runner import validate
+from ml_lifecycle.pipelines.data_quality.suite import parse_suite
 from ml_lifecycle.pipelines.profile.nodes import draft_suite, profile_dataset
-from ml_lifecycle.quality.runner import validate
-from ml_lifecycle.quality.suite import parse_suite
 
 NAN, INF = float("nan"), float("inf")
 SCHEMA = "id int, origin string, temp double, ratio double, big double, ok boolean, at timestamp"

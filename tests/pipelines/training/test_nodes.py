@@ -16,8 +16,8 @@ import pyarrow as pa
 import pytest
 
 from ml_lifecycle.datasets import KerasModelDataset
-from ml_lifecycle.input_pipeline import iterate_batches, lookup_indices, training_inputs
-from ml_lifecycle.model import build_model, input_spec, predict_raw
+from ml_lifecycle.model.inputs import iterate_batches, lookup_indices, training_inputs
+from ml_lifecycle.model.layers import build_model, input_spec, predict_raw
 from ml_lifecycle.pipelines.training.nodes import train_model
 from tests.model_data import TRAINING, write_shards
 

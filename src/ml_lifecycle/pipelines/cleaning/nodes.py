@@ -15,9 +15,10 @@ from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from ml_lifecycle.accounting import check_stage, counts_by
-from ml_lifecycle.errors import ConfigError
-from ml_lifecycle.spark_utils import (
+from ml_lifecycle.core.columns import REASON
+from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.core.quarantine import check_stage, counts_by
+from ml_lifecycle.core.spark import (
     checked_expr,
     col,
     first_reason,
@@ -30,7 +31,6 @@ from ml_lifecycle.spark_utils import (
 
 logger = logging.getLogger(__name__)
 
-REASON = "_reason"
 IMPUTE_STRATEGIES = ("mean", "median", "mode", "constant")
 OUTLIER_METHODS = ("iqr", "zscore")
 OUTLIER_ACTIONS = ("drop", "clip")

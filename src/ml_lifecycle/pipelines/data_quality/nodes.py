@@ -14,13 +14,12 @@ from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from ml_lifecycle.accounting import check_stage, counts_by
-from ml_lifecycle.quality.gate import DataQualityError, enforce
-from ml_lifecycle.quality.runner import validate
-from ml_lifecycle.quality.suite import Suite, parse_suite, with_derived
-from ml_lifecycle.spark_utils import col, first_reason
-
-REASON = "_reason"
+from ml_lifecycle.core.columns import REASON
+from ml_lifecycle.core.quarantine import check_stage, counts_by
+from ml_lifecycle.core.spark import col, first_reason
+from ml_lifecycle.pipelines.data_quality.gate import DataQualityError, enforce
+from ml_lifecycle.pipelines.data_quality.runner import validate
+from ml_lifecycle.pipelines.data_quality.suite import Suite, parse_suite, with_derived
 
 
 def _suite(config: dict[str, Any], overrides: dict[str, Any] | None) -> Suite:

@@ -7,7 +7,6 @@ of the (capped) test split are held, never the features of a whole split.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -17,115 +16,19 @@ import pandas as pd
 import pyarrow.dataset as pads
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-from ml_lifecycle.errors import ConfigError
-from ml_lifecycle.input_pipeline import arrow_to_numpy, iterate_batches
-from ml_lifecycle.metrics import plot_data, task_metrics, tune_threshold
-from ml_lifecycle.model import input_spec
-from ml_lifecycle.pipelines.features.nodes import LABEL
+from ml_lifecycle.core.columns import LABEL
+from ml_lifecycle.model.inputs import arrow_to_numpy, iterate_batches
+from ml_lifecycle.model.layers import input_spec
+from ml_lifecycle.model.scoring import BATCH, keras_predictor, score_and_evaluate
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-BATCH = 8192
 # HistGradientBoosting's native categorical support takes at most 255 bins: the 254 most frequent
 # training values keep their own code, the rest share one.
 BASELINE_MAX_CATEGORIES = 254
-
-
-def _score_split(
-    predict: Callable[[dict[str, np.ndarray]], np.ndarray],
-    data: pads.Dataset,
-    spec: dict[str, str],
-    task: str,
-    max_rows: int | None,
-    extra: tuple[str, ...] = (),
-) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    labels, scores, extras = [], [], {name: [] for name in extra}
-    for inputs, y, batch_extras in iterate_batches(
-        data, spec, task, BATCH, extra_columns=extra, max_rows=max_rows
-    ):
-        for name in extra:
-            extras[name].append(batch_extras[name])
-        labels.append(y)
-        scores.append(predict(inputs))
-    if not labels:
-        raise ConfigError("evaluation: the split to score is empty; check features.split.")
-    return (
-        np.concatenate(labels),
-        np.concatenate(scores),
-        {name: np.concatenate(v) for name, v in extras.items()},
-    )
-
-
-def _threshold(task: str, params: dict[str, Any], y_val: np.ndarray, s_val: np.ndarray) -> float:
-    setting = params.get("threshold", 0.5)
-    if task != "binary":
-        return 0.5
-    return tune_threshold(y_val, s_val.reshape(-1)) if setting == "tuned" else float(setting)
-
-
-def _slices(
-    task: str,
-    y: np.ndarray,
-    score: np.ndarray,
-    values: dict[str, np.ndarray],
-    threshold: float,
-    statistics: dict[str, Any],
-    min_rows: int,
-) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for column, column_values in values.items():
-        out[column] = {}
-        as_text = np.asarray(column_values).astype(str)
-        for value in np.unique(as_text).tolist():
-            mask = as_text == value
-            if mask.sum() < min_rows:
-                continue
-            out[column][value] = task_metrics(
-                task, y[mask], score[mask], threshold, statistics.get("class_names")
-            )
-    return out
-
-
-def score_and_evaluate(
-    predict: Callable[[dict[str, np.ndarray]], np.ndarray],
-    validation: pads.Dataset,
-    test: pads.Dataset,
-    statistics: dict[str, Any],
-    params: dict[str, Any],
-) -> dict[str, Any]:
-    """Returns test metrics, slices and plot data of `predict` (threshold from validation)."""
-    task, spec = statistics["task"], input_spec(statistics)
-    max_rows = params.get("max_rows")
-    slices = tuple(params.get("slices") or [])
-    missing = [s for s in slices if s not in test.schema.names]
-    if missing:
-        raise ConfigError(
-            f"evaluation.slices: {missing} are not in the model input; add them to "
-            "features.passthrough (or use feature columns)."
-        )
-    y_val, s_val, _ = _score_split(predict, validation, spec, task, max_rows)
-    threshold = _threshold(task, params, y_val, s_val)
-    y, score, values = _score_split(predict, test, spec, task, max_rows, slices)
-    metrics = task_metrics(task, y, score, threshold, statistics.get("class_names"))
-    return {
-        "metrics": metrics,
-        "slices": _slices(
-            task, y, score, values, threshold, statistics, int(params.get("min_slice_rows", 30))
-        ),
-        "plot_data": plot_data(task, y, score, threshold, len(statistics.get("class_names") or [])),
-    }
-
-
-def keras_predictor(model: keras.Model) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
-    """Returns `predict(raw input batch) -> scores` for a raw-in Keras model."""
-
-    def predict(inputs: dict[str, np.ndarray]) -> np.ndarray:
-        return np.asarray(model.predict_on_batch(inputs))
-
-    return predict
 
 
 def evaluate_model(
@@ -342,7 +245,7 @@ def profile_predictions(
 
     Binary and regression: the score binned at the validation split's quantiles; multiclass: the
     predicted class. Streamed batch by batch: only the counts are kept. `monitoring` compares the
-    champion's scores on a new batch with this (ml_lifecycle.drift).
+    champion's scores on a new batch with this (ml_lifecycle.core.drift).
     """
     task, spec, names = statistics["task"], input_spec(statistics), statistics.get("class_names")
     predict = keras_predictor(model)

@@ -14,16 +14,15 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import NumericType, StringType
 
-from ml_lifecycle import drift
-from ml_lifecycle.accounting import check_stage, counts_by
-from ml_lifecycle.errors import ConfigError
-from ml_lifecycle.spark_utils import checked_expr, col, first_reason, require_columns
+from ml_lifecycle.core import drift
+from ml_lifecycle.core.columns import LABEL, REASON
+from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.core.quarantine import check_stage, counts_by
+from ml_lifecycle.core.spark import checked_expr, col, first_reason, require_columns
 
 logger = logging.getLogger(__name__)
 
-LABEL = "label"
 SPLIT = "split"
-REASON = "_reason"
 SPLITS = ("train", "validation", "test")
 TASKS = ("binary", "multiclass", "regression")
 NORMALIZATIONS = ("zscore", "minmax", "log_zscore", "none")
@@ -276,7 +275,7 @@ def profile_reference(
 
     It is logged with the run (MLflow artifact `monitoring/reference_profile.json`), so the model
     registered from the run carries the data it was developed on; `monitoring` compares new
-    batches with the champion's own reference (ml_lifecycle.drift).
+    batches with the champion's own reference (ml_lifecycle.core.drift).
     """
     reference = drift.profile(
         table,

@@ -1,8 +1,8 @@
 """Inference nodes: pin the champion's version, score a clean batch on Spark, account for it.
 
 The model is MLflow's `python_function` flavor of the registered champion (raw features in, see
-ml_lifecycle.serving), applied with `mlflow.pyfunc.spark_udf`: rows stay in Spark, Python workers
-score them in Arrow batches, and the predictions go straight to Parquet.
+ml_lifecycle.model.serving), applied with `mlflow.pyfunc.spark_udf`: rows stay in Spark, Python
+workers score them in Arrow batches, and the predictions go straight to Parquet.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, StructField, StructType
 
-from ml_lifecycle.accounting import check_stage, counts_by
-from ml_lifecycle.errors import ConfigError
-from ml_lifecycle.registry import CHAMPION, champion_uri
-from ml_lifecycle.spark_utils import col, first_reason, is_non_finite, require_columns
+from ml_lifecycle.core.columns import REASON
+from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.core.quarantine import check_stage, counts_by
+from ml_lifecycle.core.spark import col, first_reason, is_non_finite, require_columns
+from ml_lifecycle.tracking.versions import CHAMPION, champion_uri
 
 logger = logging.getLogger(__name__)
 
-REASON = "_reason"
 PREDICTION = "prediction"
 PROBABILITY = "probability_{}"
 MODEL_COLUMNS = ("model_name", "model_version", "model_run_id", "scored_at")
@@ -107,7 +107,7 @@ def find_champion(model_name: str) -> dict[str, Any]:
     info = mlflow.models.get_model_info(uri)
     if info.signature is None or info.signature.inputs is None:
         raise ConfigError(
-            f"{uri} has no input signature: log models with ml_lifecycle.serving.log_model."
+            f"{uri} has no input signature: log models with ml_lifecycle.model.serving.log_model."
         )
     features = {spec.name: SPARK_TYPES[spec.type.name] for spec in info.signature.inputs.inputs}
     outputs = [spec.name for spec in info.signature.outputs.inputs]

@@ -11,10 +11,10 @@ from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from ml_lifecycle.accounting import check_stage, counts_by
-from ml_lifecycle.datasets.spark_sources import CORRUPT, SOURCE_FILE
-from ml_lifecycle.errors import ConfigError
-from ml_lifecycle.spark_utils import (
+from ml_lifecycle.core.columns import REASON
+from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.core.quarantine import check_stage, counts_by
+from ml_lifecycle.core.spark import (
     checked_expr,
     col,
     first_reason,
@@ -22,10 +22,10 @@ from ml_lifecycle.spark_utils import (
     require_columns,
     string_columns,
 )
+from ml_lifecycle.datasets.spark_sources import CORRUPT, SOURCE_FILE
 
 logger = logging.getLogger(__name__)
 
-REASON = "_reason"
 MATCH = "_matched_{}"
 QUARANTINE_COLUMNS = ("source", "source_file", "reason", "record")
 

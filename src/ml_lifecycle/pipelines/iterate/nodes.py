@@ -21,7 +21,7 @@ from typing import Any
 import mlflow
 from mlflow import MlflowClient
 
-from ml_lifecycle.errors import ConfigError
+from ml_lifecycle.core.errors import ConfigError
 from ml_lifecycle.hooks import PARENT_RUN_ENV, current_run_params
 
 logger = logging.getLogger(__name__)

@@ -21,9 +21,9 @@ from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from ml_lifecycle import drift
-from ml_lifecycle.errors import ConfigError
-from ml_lifecycle.spark_utils import checked_expr, col
+from ml_lifecycle.core import drift
+from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.core.spark import checked_expr, col
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -25,7 +25,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from ml_lifecycle.spark_utils import col, require_columns
+from ml_lifecycle.core.spark import col, require_columns
 
 APPROX_RSD = 0.01
 

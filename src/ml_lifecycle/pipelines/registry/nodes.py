@@ -14,10 +14,10 @@ import mlflow
 import pyarrow.dataset as pads
 from mlflow import MlflowClient
 
-import ml_lifecycle.model  # noqa: F401 - registers the custom layers the models are made of
-from ml_lifecycle import registry
-from ml_lifecycle.errors import ConfigError
-from ml_lifecycle.pipelines.evaluation.nodes import keras_predictor, score_and_evaluate
+import ml_lifecycle.model.layers  # noqa: F401 - registers the custom layers the models are made of
+from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.model.scoring import keras_predictor, score_and_evaluate
+from ml_lifecycle.tracking import versions as registry
 
 logger = logging.getLogger(__name__)
 # Keras safe mode: a model file cannot run arbitrary Python (e.g. a Lambda layer) on load.

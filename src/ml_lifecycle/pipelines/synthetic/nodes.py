@@ -16,9 +16,9 @@ from typing import Any
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.core.spark import col, require_columns
 from ml_lifecycle.datasets.spark_sources import CORRUPT, SOURCE_FILE
-from ml_lifecycle.errors import ConfigError
-from ml_lifecycle.spark_utils import col, require_columns
 
 logger = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ import keras
 import pyarrow.dataset as pads
 import tensorflow as tf
 
-from ml_lifecycle.devices import configure
-from ml_lifecycle.errors import ConfigError
-from ml_lifecycle.input_pipeline import count_rows, make_dataset, training_inputs
-from ml_lifecycle.model import build_model, compile_model, input_spec
+from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.model.devices import configure
+from ml_lifecycle.model.inputs import count_rows, make_dataset, training_inputs
+from ml_lifecycle.model.layers import build_model, compile_model, input_spec
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,8 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from ml_lifecycle.quality.suite import (
+from ml_lifecycle.core.spark import col
+from ml_lifecycle.pipelines.data_quality.suite import (
     UNIQUENESS,
     Expectation,
     Suite,
@@ -33,7 +34,6 @@ from ml_lifecycle.quality.suite import (
     prepare,
     with_derived_checked,
 )
-from ml_lifecycle.spark_utils import col
 
 logger = logging.getLogger(__name__)
 

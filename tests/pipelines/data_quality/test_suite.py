@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ml_lifecycle.errors import ConfigError
-from ml_lifecycle.quality.runner import validate
-from ml_lifecycle.quality.suite import parse_suite, prepare
+from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.pipelines.data_quality.runner import validate
+from ml_lifecycle.pipelines.data_quality.suite import parse_suite, prepare
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 SCHEMA = "id int, month int, origin string, sched_dep_time int, temp double"
 ROWS = [(1, 1, "EWR", 515, 40.0), (2, 13, "XXX", 2460, None), (3, None, None, 5, 200.0)]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame
 
-from ml_lifecycle.errors import RowAccountingError
+from ml_lifecycle.core.errors import RowAccountingError
 
 logger = logging.getLogger(__name__)
 

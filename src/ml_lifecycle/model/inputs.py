@@ -17,8 +17,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import tensorflow as tf
 
-from ml_lifecycle.model import lookup_vocabulary
-from ml_lifecycle.pipelines.features.nodes import LABEL
+from ml_lifecycle.core.columns import LABEL
+from ml_lifecycle.model.layers import lookup_vocabulary
 
 TF_DTYPES = {"float32": tf.float32, "int64": tf.int64, "string": tf.string}
 

@@ -32,7 +32,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, FloatType, NumericType
 from scipy.stats import chi2
 
-from ml_lifecycle.spark_utils import col
+from ml_lifecycle.core.spark import col
 
 MISSING = "__missing__"
 OTHER = "__other__"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ml_lifecycle.errors import LifecycleError
+from ml_lifecycle.core.errors import LifecycleError
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from mlflow.models.model import MLMODEL_FILE_NAME
 from mlflow.models.utils import _save_example
 from mlflow.types.schema import ColSpec, Schema
 
-from ml_lifecycle.model import input_spec, predict_raw
+from ml_lifecycle.model.layers import input_spec, predict_raw
 
 # MLflow column types of the model's raw inputs. Integer categories are declared double, as MLflow
 # advises: pandas holds an integer column with a missing value as floats.

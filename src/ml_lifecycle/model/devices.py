@@ -8,7 +8,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from ml_lifecycle.errors import ConfigError
+from ml_lifecycle.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ import re
 
 import pytest
 
-from ml_lifecycle.quality.gate import DataQualityError, enforce
-from ml_lifecycle.quality.runner import validate
-from ml_lifecycle.quality.suite import parse_suite
+from ml_lifecycle.pipelines.data_quality.gate import DataQualityError, enforce
+from ml_lifecycle.pipelines.data_quality.runner import validate
+from ml_lifecycle.pipelines.data_quality.suite import parse_suite
 
 SCHEMA = "key string, month int, origin string, sched_dep_time int, arr_delay double"
 BAD = [
@@ -202,7 +202,7 @@ def test_a_warning_is_recorded_and_the_run_goes_on(warning, name):
 
 
 def test_warnings_are_logged_and_the_gate_returns_the_rows_to_quarantine(warning, caplog):
-    with caplog.at_level(logging.WARNING, logger="ml_lifecycle.quality.gate"):
+    with caplog.at_level(logging.WARNING, logger="ml_lifecycle.pipelines.data_quality.gate"):
         to_quarantine = enforce(warning)
     assert to_quarantine == ["month_in_range", "known_origin"]
     assert warning["passed_gate"] is True and warning["success"] is False

@@ -29,8 +29,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import NumericType, StringType
 
-from ml_lifecycle.errors import ConfigError
-from ml_lifecycle.spark_utils import checked_expr, col, require_columns
+from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.core.spark import checked_expr, col, require_columns
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 

@@ -11,7 +11,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, DoubleType, FloatType, StringType
 
-from ml_lifecycle.errors import ConfigError
+from ml_lifecycle.core.errors import ConfigError
 
 REPLACEMENT_CHAR = "\ufffd"
 

@@ -17,7 +17,7 @@ from typing import Any
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from ml_lifecycle.errors import LifecycleError
+from ml_lifecycle.core.errors import LifecycleError
 
 logger = logging.getLogger(__name__)
 

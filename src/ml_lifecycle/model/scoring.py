@@ -1,0 +1,115 @@
+"""Scoring a raw-in model on Parquet splits: test metrics, slices, plot data.
+
+Shared by evaluation (the new model) and the registry gate (the champion re-scored on the same
+rows), so both judge a model with the same code and settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import numpy as np
+import pyarrow.dataset as pads
+
+from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.model.inputs import iterate_batches
+from ml_lifecycle.model.layers import input_spec
+from ml_lifecycle.model.metrics import plot_data, task_metrics, tune_threshold
+
+BATCH = 8192
+
+
+def _score_split(
+    predict: Callable[[dict[str, np.ndarray]], np.ndarray],
+    data: pads.Dataset,
+    spec: dict[str, str],
+    task: str,
+    max_rows: int | None,
+    extra: tuple[str, ...] = (),
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    labels, scores, extras = [], [], {name: [] for name in extra}
+    for inputs, y, batch_extras in iterate_batches(
+        data, spec, task, BATCH, extra_columns=extra, max_rows=max_rows
+    ):
+        for name in extra:
+            extras[name].append(batch_extras[name])
+        labels.append(y)
+        scores.append(predict(inputs))
+    if not labels:
+        raise ConfigError("evaluation: the split to score is empty; check features.split.")
+    return (
+        np.concatenate(labels),
+        np.concatenate(scores),
+        {name: np.concatenate(v) for name, v in extras.items()},
+    )
+
+
+def _threshold(task: str, params: dict[str, Any], y_val: np.ndarray, s_val: np.ndarray) -> float:
+    setting = params.get("threshold", 0.5)
+    if task != "binary":
+        return 0.5
+    return tune_threshold(y_val, s_val.reshape(-1)) if setting == "tuned" else float(setting)
+
+
+def _slices(
+    task: str,
+    y: np.ndarray,
+    score: np.ndarray,
+    values: dict[str, np.ndarray],
+    threshold: float,
+    statistics: dict[str, Any],
+    min_rows: int,
+) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for column, column_values in values.items():
+        out[column] = {}
+        as_text = np.asarray(column_values).astype(str)
+        for value in np.unique(as_text).tolist():
+            mask = as_text == value
+            if mask.sum() < min_rows:
+                continue
+            out[column][value] = task_metrics(
+                task, y[mask], score[mask], threshold, statistics.get("class_names")
+            )
+    return out
+
+
+def score_and_evaluate(
+    predict: Callable[[dict[str, np.ndarray]], np.ndarray],
+    validation: pads.Dataset,
+    test: pads.Dataset,
+    statistics: dict[str, Any],
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """Returns test metrics, slices and plot data of `predict` (threshold from validation)."""
+    task, spec = statistics["task"], input_spec(statistics)
+    max_rows = params.get("max_rows")
+    slices = tuple(params.get("slices") or [])
+    missing = [s for s in slices if s not in test.schema.names]
+    if missing:
+        raise ConfigError(
+            f"evaluation.slices: {missing} are not in the model input; add them to "
+            "features.passthrough (or use feature columns)."
+        )
+    y_val, s_val, _ = _score_split(predict, validation, spec, task, max_rows)
+    threshold = _threshold(task, params, y_val, s_val)
+    y, score, values = _score_split(predict, test, spec, task, max_rows, slices)
+    metrics = task_metrics(task, y, score, threshold, statistics.get("class_names"))
+    return {
+        "metrics": metrics,
+        "slices": _slices(
+            task, y, score, values, threshold, statistics, int(params.get("min_slice_rows", 30))
+        ),
+        "plot_data": plot_data(task, y, score, threshold, len(statistics.get("class_names") or [])),
+    }
+
+
+def keras_predictor(model: keras.Model) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
+    """Returns `predict(raw input batch) -> scores` for a raw-in Keras model."""
+
+    def predict(inputs: dict[str, np.ndarray]) -> np.ndarray:
+        return np.asarray(model.predict_on_batch(inputs))
+
+    return predict

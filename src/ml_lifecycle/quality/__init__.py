@@ -1,1 +1,0 @@
-"""Data quality: expectation suites declared in YAML, validated by GX Core on Spark DataFrames."""

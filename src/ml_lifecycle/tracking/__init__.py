@@ -1,0 +1,1 @@
+"""MLflow around the runs: registry versions and aliases, and the tracking store's lock."""
