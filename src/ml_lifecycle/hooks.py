@@ -124,14 +124,6 @@ def _local_path(dataset: Any) -> Path | None:
 # A run started by another run (iterate's retraining) names its parent here: its MLflow run
 # becomes a child of the parent's (the `mlflow.parentRunId` tag nests it in the UI).
 PARENT_RUN_ENV = "ML_LIFECYCLE_PARENT_RUN_ID"
-_RUN_PARAMS: dict[str, Any] = {}
-
-
-def current_run_params() -> dict[str, Any]:
-    """Returns the running session's run parameters (env, runtime_params, project_path, ...)."""
-    if not _RUN_PARAMS:
-        raise RuntimeError("No Kedro run is in progress: start this node with `kedro run`.")
-    return dict(_RUN_PARAMS)
 
 
 class MlflowRunHooks:
@@ -167,8 +159,6 @@ class MlflowRunHooks:
     @hook_impl(trylast=True)
     def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
         """Tags the run kedro-mlflow just started."""
-        _RUN_PARAMS.clear()
-        _RUN_PARAMS.update(run_params)
         run = mlflow.active_run()
         self._run_id = run.info.run_id if run else None
         self._failed_node = None

@@ -12,9 +12,10 @@ from kedro.pipeline import Pipeline
 from ml_lifecycle.core.errors import ConfigError
 
 # `synthetic` writes scale data into a landing folder, `profile` drafts a suite: tools, not stages.
-# `inference`, `monitoring` (inference + drift) and `iterate` (monitoring + a retraining run when
-# needed) work on a new batch with the champion, which moves only once the lifecycle run has
-# succeeded: each runs on its own (`kedro run --pipelines inference`; `make run` does that too).
+# `inference`, `monitoring` (inference + drift) and `iterate` (monitoring + the decision to
+# retrain, which `kedro iterate` acts on) work on a new batch with the champion, which moves only
+# once the lifecycle run has succeeded: each runs on its own (`kedro run --pipelines inference`,
+# `kedro iterate`; `make run` does that too).
 NOT_IN_DEFAULT = ("synthetic", "profile", "inference", "monitoring", "iterate")
 
 

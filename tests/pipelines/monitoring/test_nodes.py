@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import random
-from types import SimpleNamespace
 
-import mlflow
 import pytest
 from matplotlib.colors import to_rgb
 from pyspark.sql import functions as F
 
 from ml_lifecycle.core import drift
 from ml_lifecycle.core.errors import ConfigError
-from ml_lifecycle.pipelines.iterate import nodes as iterate_nodes
-from ml_lifecycle.pipelines.iterate.nodes import _kedro_command, decide_iteration, retrain
+from ml_lifecycle.orchestration.iterate import outcome_of, plan_retraining
+from ml_lifecycle.pipelines.iterate.nodes import decide_iteration
 from ml_lifecycle.pipelines.monitoring.nodes import measure_drift, measure_performance, plot_drift
 
 SCHEMA = "flight int, distance double, carrier string, arr_delay double"
@@ -70,12 +68,14 @@ def test_the_reference_data_has_no_drift_and_no_retrain(spark):
         batch, _predictions(batch), CHAMPION, FEATURES, ["flight"], {"min_labelled_rows": 100}
     )
     assert performance["labelled_rows"] == 1980 and performance["value"] == pytest.approx(1.0)
+    retrain_params = {"window": {"flights_path": "x"}, "pipelines": ["training"], "data_dir": "d"}
     triggers = {"triggers": {"drift": "any", "performance": {"minimum": 0.6}}}
-    decision = decide_iteration(report, performance, triggers)
+    decision = decide_iteration(report, performance, {**triggers, "retrain": retrain_params})
     assert decision["retrain"] is False and decision["reasons"] == []
-    retrain_params = {"window": {"flights_path": "x"}, "pipelines": ["training"]}
-    outcome = retrain(decision, {"retrain": retrain_params})
-    assert outcome == {"retrained": False, "reasons": []}
+    # The decision carries the retraining it would start; `kedro iterate` starts none here.
+    assert decision["retraining"] == {**retrain_params, "params": {}}
+    assert plan_retraining(decision, "test", {}, "run") is None
+    assert outcome_of(decision) == {"retrained": False, "reasons": []}
     plot_drift(report)
 
 
@@ -178,45 +178,3 @@ def test_an_unlabelled_batch_skips_the_metric(spark):
     decision = decide_iteration(report, performance, {"triggers": {"performance": {"minimum": 1}}})
     assert decision["retrain"] is False
     assert decision["checks"][-1]["skipped"] == "0 labelled rows"
-
-
-def test_the_retraining_command_passes_nested_params_as_dotted_keys():
-    command = _kedro_command(
-        "test",
-        ["features", "training"],
-        {"data_dir": "/d", "features": {"split": {"cutoffs": None, "fractions": {"train": 0.7}}}},
-    )
-    assert command[1:] == [
-        "run", "--env", "test", "--pipelines", "features,training",
-        "--params", "data_dir=/d,features.split.cutoffs=null,features.split.fractions.train=0.7",
-    ]  # fmt: skip
-    with pytest.raises(Exception, match="holds a comma"):
-        _kedro_command("test", ["training"], {"flights_path": "a,b"})
-
-
-def test_a_failed_retraining_fails_iterate_saying_where_and_why(
-    tmp_path, monkeypatch, mlflow_store
-):
-    error = "DataQualityError: 1 critical expectation(s) failed: - target_rate: observed 0.6996"
-    child = SimpleNamespace(
-        info=SimpleNamespace(run_id="child", status="FAILED"),
-        data=SimpleNamespace(tags={"error": error, "error_node": "check_quality_gate"}),
-    )
-    run_params = {"env": "test", "runtime_params": {}, "project_path": str(tmp_path)}
-    monkeypatch.setattr(iterate_nodes, "current_run_params", lambda: run_params)
-    monkeypatch.setattr(
-        iterate_nodes.subprocess, "run", lambda *a, **k: SimpleNamespace(returncode=1)
-    )
-    monkeypatch.setattr(iterate_nodes, "_child_run", lambda parent: child)
-    decision = {"retrain": True, "reasons": ["performance: roc_auc 0.5849 is below 0.6"]}
-    params = {"retrain": {"window": {"flights_path": "w"}, "pipelines": ["training"]}}
-    with mlflow.start_run() as parent:
-        with pytest.raises(RuntimeError) as raised:
-            retrain(decision, params)
-    message = str(raised.value)
-    assert "failed (exit 1) in node check_quality_gate: DataQualityError" in message
-    assert "target_rate" in message and "its MLflow run is child" in message
-    # The node's output is not saved when it fails: the parent run keeps the outcome.
-    kept = mlflow.artifacts.load_dict(f"runs:/{parent.info.run_id}/iterate/outcome.json")
-    assert kept["returncode"] == 1 and kept["error_node"] == "check_quality_gate"
-    assert kept["reasons"] == decision["reasons"] and kept["window"] == {"flights_path": "w"}

@@ -1,4 +1,4 @@
-"""Iterate: monitoring, a decision, and a retraining run only when the decision asks for one."""
+"""Iterate: monitoring and a decision to retrain, which `kedro iterate` acts on."""
 
 from .pipeline import create_pipeline
 

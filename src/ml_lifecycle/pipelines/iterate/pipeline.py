@@ -1,14 +1,17 @@
-"""Iterate pipeline: monitoring -> decision -> a retraining run, only when it is needed."""
+"""Iterate pipeline: monitoring -> the decision whether to retrain, and what the retraining runs."""
 
 from kedro.pipeline import Pipeline, node
 
 from ml_lifecycle.pipelines.monitoring import create_pipeline as monitoring_pipeline
 
-from .nodes import decide_iteration, retrain
+from .nodes import decide_iteration
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Returns the iterate pipeline (not in `__default__`: it needs a champion)."""
+    """Returns the iterate pipeline (not in `__default__`: it needs a champion).
+
+    It decides and records only; `kedro iterate` runs it, then the retraining it asks for.
+    """
     return monitoring_pipeline() + Pipeline(
         [
             node(
@@ -16,12 +19,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["drift_report", "batch_performance", "params:iterate"],
                 outputs="iteration_decision",
                 name="decide_iteration",
-            ),
-            node(
-                retrain,
-                inputs=["iteration_decision", "params:iterate"],
-                outputs="iteration_outcome",
-                name="retrain",
             ),
         ],
         tags=["iterate"],
