@@ -22,7 +22,7 @@ VIZ_PORT ?= 4141
 export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: help install java run serve mlflow-ui check-ui viz viz-build check-viz check-cluster check-faults check-scenarios test lint format bench bench-ingest bench-validate bench-input bench-scale lock clean-data
+.PHONY: help install java run serve mlflow-ui check-ui viz viz-build check-viz check-cluster check-faults check-scenarios test lint format layout bench bench-ingest bench-validate bench-input bench-scale lock clean-data
 
 help:  ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ lint: install  ## ruff check and format check only
 
 format: install  ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+layout:  ## Rewrite the Layout tables of README.md and docs/layout.md from the docstrings
+	$(PYTHON) scripts/layout.py
 
 bench: bench-ingest bench-validate bench-input  ## Every benchmark
 

@@ -1,0 +1,1 @@
+"""The stages and tools, one package each: nodes.py (the functions), pipeline.py (the wiring)."""
