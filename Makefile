@@ -40,9 +40,13 @@ install: $(STAMP) java  ## Create .venv and install the pinned dependencies and 
 java:  ## Check that Java 17+ (needed by Spark) is installed
 	@bash scripts/check_java.sh
 
-run: install  ## The whole lifecycle on the bundled sample, then iterate: score it with the champion, drift, decide
+run: install  ## The whole lifecycle on the bundled sample, then `make iterate` on the sample itself
 	$(BIN)/kedro run
-	$(BIN)/kedro run --pipelines iterate
+	$(BIN)/kedro iterate
+
+.PHONY: iterate
+iterate: install  ## Score a batch with the champion, drift, decide; retrain only when a trigger fires (ENV=, PARAMS=k=v,...)
+	$(BIN)/kedro iterate $(if $(ENV),--env $(ENV)) $(if $(PARAMS),--params $(PARAMS))
 
 serve: install  ## Serve the champion over HTTP: POST raw rows to /invocations (SERVE_PORT=5001)
 	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI="$(MLFLOW_TRACKING_URI)" MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false $(BIN)/mlflow models serve -m "models:/$(MODEL_NAME)@champion" --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
