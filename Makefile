@@ -22,7 +22,7 @@ VIZ_PORT ?= 4141
 export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: help install java run serve mlflow-ui check-ui viz viz-build check-viz check-cluster check-faults check-scenarios test lint format layout bench bench-ingest bench-validate bench-input bench-scale lock clean-data
+.PHONY: help install java run serve mlflow-ui check-ui viz viz-build check-viz check-browser check-cluster check-faults check-scenarios test lint format layout bench bench-ingest bench-validate bench-input bench-scale lock clean-data
 
 help:  ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -56,7 +56,7 @@ mlflow-ui: install  ## The MLflow UI over the tracking store, on http://127.0.0.
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=$${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false} $(BIN)/mlflow server --backend-store-uri "$(MLFLOW_TRACKING_URI)" --default-artifact-root "file://$(MLFLOW_ARTIFACTS)" --artifacts-destination "file://$(MLFLOW_ARTIFACTS)" --host 127.0.0.1 --port $(MLFLOW_PORT) --workers 1
 
 check-ui: install  ## Two runs in a temporary store, checked in headless Chromium's MLflow UI (SCREENSHOTS=dir)
-	$(BIN)/python scripts/check_mlflow_ui.py $(if $(SCREENSHOTS),--screenshots $(SCREENSHOTS))
+	MLFLOW_UI_KEDRO_RUNS=1 $(if $(SCREENSHOTS),MLFLOW_UI_SCREENSHOTS="$(SCREENSHOTS)") $(BIN)/pytest -m browser tests/browser/test_mlflow_ui.py
 
 viz: install  ## kedro-viz: every pipeline's DAG, layers, tags, namespaces on http://127.0.0.1:4141 (VIZ_PORT=4141)
 	$(BIN)/kedro viz run --host 127.0.0.1 --port $(VIZ_PORT) --no-browser
@@ -65,7 +65,10 @@ viz-build: install  ## kedro-viz as a static site in build/ (open build/index.ht
 	$(BIN)/kedro viz build
 
 check-viz: install  ## Every registered pipeline checked in headless Chromium's kedro-viz (docs/images/kedro_viz.png)
-	$(BIN)/python scripts/check_viz.py --screenshot docs/images/kedro_viz.png
+	KEDRO_VIZ_SCREENSHOT=docs/images/kedro_viz.png $(BIN)/pytest -m browser tests/browser/test_viz.py
+
+check-browser: install  ## The browser tests (MLflow UI on a seeded store, kedro-viz); screenshots stay in /tmp (CI)
+	$(BIN)/pytest -m browser tests/browser
 
 test: install  ## Lint, then the test suite
 	$(BIN)/ruff check .

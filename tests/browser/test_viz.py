@@ -1,60 +1,60 @@
-"""Check kedro-viz in a real headless browser: every registered pipeline's DAG, as drawn.
+"""kedro-viz in a real headless Chromium (Playwright): every registered pipeline's DAG, as drawn;
+the static build; and the catalog's layers in an order kedro-viz can draw.
 
 1. What to expect comes from the project itself, not from kedro-viz: the pipeline registry
    (`register_pipelines`) gives each pipeline's nodes, datasets, tags and namespaces, the
    catalog configuration (`metadata: kedro-viz: layer:`) each dataset's layer.
 2. `kedro viz run --no-browser` on a free port of 127.0.0.1 (kedro-viz takes none above 49151);
    its /api/main must list exactly the registered pipelines.
-3. Debian's Chromium, headless, over the DevTools protocol (the client and launch flags of
-   scripts/check_mlflow_ui.py), with modular pipelines expanded and parameters hidden (the
-   default). Every pipeline is picked in the sidebar's pipeline drop-down, with mouse clicks,
-   and its flowchart must draw:
+3. Chromium, with modular pipelines expanded and parameters hidden (the default). Every pipeline
+   is picked in the sidebar's pipeline drop-down, with mouse clicks, and its flowchart must draw:
    - one node per registered node (its name without the namespace) and per dataset (its full
      name), nothing missing and nothing else;
    - the layer bands of its datasets' layers, each dataset inside its own layer's band;
    - its tags in the Tags filter, and each namespace as a modular pipeline in the tree; with
      "Collapse all modular pipelines", a single node per namespace instead of its nodes.
-   `--screenshot PATH` saves the `__default__` flowchart with its layers (1280x1600).
+   The `__default__` flowchart with its layers is saved (1280x1600) to KEDRO_VIZ_SCREENSHOT
+   when set (`make check-viz`: docs/images/kedro_viz.png), else to a temporary folder.
 
-`--also-expect PIPELINE:NAME` adds a name the flowchart must show: a wrong one makes the check
-fail, which proves it can. The server and the browser run in their own process groups and are
-always killed. Exit 0 when every assertion held, 1 with what was missing when one did not, 2
-when no Chromium is found.
-
-    .venv/bin/python scripts/check_viz.py --screenshot docs/images/kedro_viz.png
+KEDRO_VIZ_ALSO_EXPECT=PIPELINE:NAME[,PIPELINE:NAME] adds names a flowchart must show: a wrong
+one makes the browser test fail, which proves it can. The browser test is marked `browser`
+(`make check-viz`, `make check-browser`); the build test and the layer tests run with plain
+pytest, and those that need kedro-viz skip without it.
 """
 
 from __future__ import annotations
 
-import argparse
+import copy
+import importlib.util
 import json
 import os
-import random
 import shutil
-import socket
+import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from check_mlflow_ui import (  # noqa: E402 (the scripts folder is no package)
+import pytest
+from kedro.framework.project import pipelines
+
+from tests.browser.support import (
     HOST,
+    UI,
+    WIDTH,
     CheckFailed,
-    Page,
-    browser,
-    find_chromium,
+    free_port,
     js,
-    page_target,
+    log,
+    log_tail,
+    png_size,
     process_group,
-    report_failure,
     wait_for_http,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-WIDTH, HEIGHT = 1280, 800
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
 SHOT_HEIGHT = 1600  # the lifecycle is a tall graph: the screenshot is 1280x1600
 # What kedro-viz keeps in localStorage: no feature tour over the graph, namespaces expanded,
 # names as they are in the code, the light theme (readable screenshots).
@@ -106,23 +106,6 @@ TREE_NAMESPACES = (
     ".filter(r => r.querySelector('.pipeline-node-icon--icon-modularPipeline'))"
     ".map(r => r.innerText.trim())"
 )
-
-
-def log(message: str) -> None:
-    print(f"[check-viz {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def viz_port() -> int:
-    """A free port of 127.0.0.1 that kedro-viz accepts (it refuses those above 49151)."""
-    for _ in range(100):
-        port = random.randint(20000, 49151)
-        with socket.socket() as sock:
-            try:
-                sock.bind((HOST, port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port between 20000 and 49151")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,7 +242,7 @@ def tag_label(tag: str) -> str:
     return tag.replace("_", " ").replace("-", " ").title()
 
 
-def select_pipeline(page: Page, name: str, timeout: float) -> None:
+def select_pipeline(page: UI, name: str, timeout: float) -> None:
     """Opens the sidebar's pipeline drop-down and clicks the pipeline, as a person would."""
     if not page.click(f"{PIPELINE_SELECTOR}.querySelector('.dropdown__label')"):
         raise CheckFailed("the sidebar has no pipeline drop-down")
@@ -284,7 +267,7 @@ def select_pipeline(page: Page, name: str, timeout: float) -> None:
 
 
 def check_pipeline(
-    page: Page, name: str, expected: dict, timeout: float, collapsed: set[str]
+    page: UI, name: str, expected: dict, timeout: float, collapsed: set[str]
 ) -> dict:
     """The flowchart of one pipeline: nodes, layers, tags, namespaces (collapsing the ones not
     in `collapsed` yet, which it adds)."""
@@ -320,7 +303,7 @@ def check_pipeline(
     }
 
 
-def drawn_tags(page: Page, want: set[str]) -> set[str]:
+def drawn_tags(page: UI, want: set[str]) -> set[str]:
     """The rows of the Tags filter; unless those in sight are all of `want`, every row, the
     list scrolled through with the mouse wheel from the top."""
     tags = set(page.evaluate(DRAWN_TAGS))
@@ -338,7 +321,7 @@ def drawn_tags(page: Page, want: set[str]) -> set[str]:
     return tags
 
 
-def check_namespaces(page: Page, name: str, expected: dict, timeout: float, collapse: bool) -> None:
+def check_namespaces(page: UI, name: str, expected: dict, timeout: float, collapse: bool) -> None:
     """Each namespace is a modular pipeline in the tree and, collapsed, one node of the graph."""
     tree = page.evaluate(TREE_NAMESPACES)
     if missing := [ns for ns in expected["namespaces"] if ns not in tree]:
@@ -368,19 +351,10 @@ DISMISS = (  # the "new version" banner over the top right of the graph
 )
 
 
-def open_viz(page: Page, base: str, timeout: float) -> None:
+def open_viz(page: UI, base: str, timeout: float) -> None:
     """kedro-viz's page with VIZ_SETTINGS, its first flowchart drawn, the banner dismissed."""
-    page.call("Page.enable")
-    page.call(
-        "Emulation.setDeviceMetricsOverride",
-        width=WIDTH,
-        height=HEIGHT,
-        deviceScaleFactor=1,
-        mobile=False,
-    )
-    page.call(
-        "Page.addScriptToEvaluateOnNewDocument",
-        source=f"localStorage.setItem('KedroViz', {js(json.dumps(VIZ_SETTINGS))});",
+    page.page.add_init_script(
+        script=f"localStorage.setItem('KedroViz', {js(json.dumps(VIZ_SETTINGS))});"
     )
     page.goto(f"{base}/")
     page.poll(f"!!{PIPELINE_SELECTOR}", timeout, "kedro-viz drew no sidebar")
@@ -392,16 +366,12 @@ def open_viz(page: Page, base: str, timeout: float) -> None:
     page.click(DISMISS)
 
 
-def check_every_pipeline(page: Page, expected: dict, timeout: float, workdir: Path) -> dict:
+def check_every_pipeline(page: UI, expected: dict, timeout: float) -> dict:
     """Picks each pipeline in turn, `__default__` last (the screenshot is the whole lifecycle)."""
     shown, collapsed = {}, set()
     for name in sorted(expected, key=lambda p: (p == "__default__", p)):
         begin = time.monotonic()
-        try:
-            shown[name] = check_pipeline(page, name, expected[name], timeout, collapsed)
-        except CheckFailed:
-            page.screenshot(workdir / "failure.png")  # kept with --keep
-            raise
+        shown[name] = check_pipeline(page, name, expected[name], timeout, collapsed)
         seen = shown[name]
         namespaces = f", namespaces {seen['namespaces']}" if seen["namespaces"] else ""
         log(
@@ -412,123 +382,170 @@ def check_every_pipeline(page: Page, expected: dict, timeout: float, workdir: Pa
     return shown
 
 
-def take_screenshot(page: Page, path: Path) -> None:
+def take_screenshot(page: UI, path: Path) -> None:
     """The flowchart alone, taller than the checks' window, zoomed to fit, no mouse over it."""
     page.click(DISMISS)  # if the banner came late
     for button in ("Hide menu", "Turn minimap off"):
         page.click(f"document.querySelector({js(f'[aria-label={json.dumps(button)}]')})")
-    page.call(
-        "Emulation.setDeviceMetricsOverride",
-        width=WIDTH,
-        height=SHOT_HEIGHT,
-        deviceScaleFactor=1,
-        mobile=False,
-    )
+    page.page.set_viewport_size({"width": WIDTH, "height": SHOT_HEIGHT})
     time.sleep(1)
     page.click("document.querySelector('[aria-label=\"Reset zoom\"]')")
-    page.call("Input.dispatchMouseEvent", type="mouseMoved", x=WIDTH - 1, y=SHOT_HEIGHT - 1)
+    page.page.mouse.move(WIDTH - 1, SHOT_HEIGHT - 1)
     page.evaluate("window.scrollTo(0, 0)")
     time.sleep(1.5)
     page.screenshot(path)
 
 
-def check_viz(
-    chromium: str,
-    workdir: Path,
-    timeout: float,
-    screenshot: Path | None,
-    also_expect: list[tuple[str, str]],
-    env: str | None = None,
-    expected: dict[str, dict] | None = None,
-) -> dict:
-    """kedro-viz against `expected` (by default, read from the project while kedro-viz starts)."""
-    port = viz_port()
-    base = f"http://{HOST}:{port}"
+# ---------------------------------------------------------------------------------------------
+# Fixtures
+
+
+def needs_kedro_viz() -> None:
+    if importlib.util.find_spec("kedro_viz") is None:
+        pytest.skip("kedro-viz is not installed in this environment (pip install kedro-viz)")
+
+
+@pytest.fixture(scope="module")
+def expected() -> dict[str, dict]:
+    return expectations()
+
+
+@pytest.fixture(scope="module")
+def viz_process(tmp_path_factory, request: pytest.FixtureRequest):
+    """`kedro viz run` on a free port of 127.0.0.1 that kedro-viz accepts (none above 49151);
+    its log's tail on a failure."""
+    needs_kedro_viz()
+    port = free_port(20000, 49151)
     cmd = [sys.executable, "-m", "kedro", "viz", "run", "--host", HOST, "--port", str(port)]
-    cmd += ["--no-browser", *(["--env", env] if env else [])]
-    environ = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
-    timings = {}
-    start = time.monotonic()
-    log(" ".join(cmd))
-    with process_group(cmd, workdir / "kedro_viz.log", cwd=ROOT, env=environ) as viz:
-        if expected is None:
-            expected = expectations(env)  # while kedro-viz loads the same project
-            timings["registry_s"] = round(time.monotonic() - start, 1)
-            log(f"the registry: {len(expected)} pipelines, read in {timings['registry_s']}s")
-        for pipeline, node in also_expect:
-            if pipeline not in expected:
-                raise CheckFailed(f"--also-expect: no pipeline {pipeline!r} in the registry")
-            expected[pipeline]["task"].append(node)
-        wait_for_http(f"{base}/api/main", 4 * timeout, viz, "kedro viz")
-        timings["server_start_s"] = round(time.monotonic() - start, 1)
-        log(f"kedro-viz answered on {base} after {timings['server_start_s']}s")
-        with urllib.request.urlopen(f"{base}/api/main", timeout=timeout) as response:
-            served = sorted(p["id"] for p in json.load(response)["pipelines"])
-        if served != sorted(expected):
-            raise CheckFailed(
-                f"kedro-viz serves pipelines {served}, the registry has {sorted(expected)}"
-            )
-        launched, profile = browser(chromium, workdir)
-        with launched as chrome:
-            page = Page(page_target(profile, chrome))
-            try:
-                open_viz(page, base, timeout)
-                shown = check_every_pipeline(page, expected, timeout, workdir)
-                if screenshot:
-                    take_screenshot(page, screenshot)
-            finally:
-                page.close()
-    timings["total_s"] = round(time.monotonic() - start, 1)
-    return {
-        "base_url": base,
-        "expected": {p: {"task": e["task"], "data": e["data"]} for p, e in expected.items()},
-        "shown": shown,
-        **timings,
-    }
+    cmd += ["--no-browser"]
+    viz_log = tmp_path_factory.mktemp("kedro_viz") / "kedro_viz.log"
+    failures = request.session.testsfailed
+    with process_group(cmd, viz_log, cwd=ROOT, env=ENV) as viz:
+        yield viz, f"http://{HOST}:{port}"
+        if request.session.testsfailed > failures:
+            print(log_tail(viz_log), file=sys.stderr)  # noqa: T201
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--screenshot", type=Path, help="save the __default__ flowchart (PNG)")
-    parser.add_argument("--env", help="Kedro configuration environment (default: local)")
-    parser.add_argument("--timeout", type=float, default=60, help="seconds per wait (60)")
-    parser.add_argument(
-        "--also-expect",
-        action="append",
-        default=[],
-        metavar="PIPELINE:NAME",
-        help="a node name the pipeline's flowchart must also show (to see the check fail)",
+@pytest.fixture(scope="module")
+def viz_url(viz_process, expected) -> str:
+    """kedro-viz's address once it answers (the registry is read while it loads the project)."""
+    viz, base = viz_process
+    seconds = wait_for_http(f"{base}/api/main", 360, viz, "kedro viz")
+    log(f"kedro-viz answered on {base} after {seconds:.1f}s")
+    return base
+
+
+@pytest.fixture
+def screenshot(tmp_path: Path) -> Path:
+    if os.environ.get("KEDRO_VIZ_SCREENSHOT"):
+        return Path(os.environ["KEDRO_VIZ_SCREENSHOT"]).resolve()
+    return tmp_path / "kedro_viz.png"
+
+
+# ---------------------------------------------------------------------------------------------
+# The browser test
+
+
+@pytest.mark.browser
+def test_kedro_viz_draws_every_registered_pipeline(ui, viz_url, expected, screenshot):
+    want = copy.deepcopy(expected)
+    for item in filter(None, os.environ.get("KEDRO_VIZ_ALSO_EXPECT", "").split(",")):
+        pipeline, node = item.split(":", 1)
+        assert pipeline in want, f"KEDRO_VIZ_ALSO_EXPECT: no pipeline {pipeline!r} in the registry"
+        want[pipeline]["task"].append(node)
+    with urllib.request.urlopen(f"{viz_url}/api/main", timeout=ui.timeout) as response:
+        served = sorted(p["id"] for p in json.load(response)["pipelines"])
+    assert served == sorted(want), f"kedro-viz serves {served}, the registry has {sorted(want)}"
+
+    open_viz(ui, viz_url, ui.timeout)
+    shown = check_every_pipeline(ui, want, ui.timeout)
+    take_screenshot(ui, screenshot)
+
+    assert sorted(shown) == sorted(want)
+    for name, pipeline in want.items():
+        assert shown[name]["nodes"] == len(pipeline["task"]), name
+        assert shown[name]["datasets"] == len(pipeline["data"]), name
+    assert png_size(screenshot) == (WIDTH, SHOT_HEIGHT)
+
+
+# ---------------------------------------------------------------------------------------------
+# Without a browser: the static build, the layers, the comparisons
+
+
+@pytest.mark.e2e
+def test_kedro_viz_build_writes_the_site_and_every_pipeline(tmp_path, expected):
+    """`kedro viz build` in a copy of the project's frame (its code, links to its conf and data),
+    so the project's own build/ is left alone."""
+    needs_kedro_viz()
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("pyproject.toml", "conf", "data"):
+        (project / name).symlink_to(ROOT / name)
+    shutil.copytree(ROOT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__"))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "kedro", "viz", "build"],
+        cwd=project,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
-    parser.add_argument(
-        "--expected",
-        type=Path,
-        help="a JSON file of expectations() (a caller that has read the registry already)",
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    args = parser.parse_args(argv)
 
-    chromium = find_chromium()
-    if chromium is None:
-        print("no Chromium binary (apt-get install chromium, or set $CHROMIUM)", file=sys.stderr)
-        return 2
-    also_expect = [tuple(item.split(":", 1)) for item in args.also_expect]
-    workdir = Path(tempfile.mkdtemp(prefix="check_viz_"))
-    try:
-        expected = json.loads(args.expected.read_text()) if args.expected else None
-        result = check_viz(
-            chromium, workdir, args.timeout, args.screenshot, also_expect, args.env, expected
-        )
-        print(json.dumps(result, indent=2))
-        log(f"OK: kedro-viz draws every node of the {len(result['shown'])} registered pipelines")
-        return 0
-    except (CheckFailed, RuntimeError, OSError) as failure:
-        return report_failure(failure, workdir, ("kedro_viz.log", "chromium.log"))
-    finally:
-        if args.keep:
-            log(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    build = project / "build"
+    assert "<title>Kedro-Viz</title>" in (build / "index.html").read_text()
+    main = json.loads((build / "api" / "main").read_text())
+    assert sorted(p["id"] for p in main["pipelines"]) == sorted(expected)
+    # In order, raw first and reporting last (empty if they formed a cycle).
+    assert set(main["layers"]) == set(expected["__default__"]["layers"].values())
+    assert main["layers"][0] == "raw" and main["layers"][-1] == "reporting"
+    drawn = {n["name"] for n in main["nodes"] if n["type"] in {"task", "data"}}
+    assert drawn == set(expected["__default__"]["task"]) | set(expected["__default__"]["data"])
+    for name in expected:
+        pipeline = json.loads((build / "api" / "pipelines" / name).read_text())
+        assert pipeline["selected_pipeline"] == name
+    shutil.rmtree(build)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def test_every_pipeline_draws_its_layers_in_one_order(expected):
+    """kedro-viz draws no layer bands for a pipeline whose layers form a cycle."""
+    cycles = {name: e["layer_cycle"] for name, e in expected.items() if e["layer_cycle"]}
+    assert not cycles
+
+
+def test_a_report_read_upstream_of_the_primary_layer_is_a_cycle(expected):
+    """The check can fail: the data-quality summary back in `reporting`, where it was before the
+    gate read it to split the primary table, makes primary -> reporting -> primary."""
+    layers = {**expected["data_quality"]["layers"], "data_quality_summary": "reporting"}
+    cycle = layer_cycle(pipelines["data_quality"], layers)
+    assert cycle is not None and {"primary", "reporting"} <= set(cycle)
+
+
+def test_every_catalog_dataset_has_a_layer(expected):
+    """Only the datasets that pass in memory between nodes (no catalog entry) have no layer."""
+    for name, pipeline in expected.items():
+        unlayered = set(pipeline["data"]) - set(pipeline["layers"]) - set(pipeline["memory"])
+        assert not unlayered, f"{name}: no metadata: kedro-viz: layer: for {sorted(unlayered)}"
+
+
+def test_a_flowchart_lacking_a_node_fails_the_comparison():
+    expected = {"task": ["ingest", "clean"], "data": ["raw_sources"]}
+    drawn = [
+        {"type": "task", "name": "ingest", "y": 0},
+        {"type": "data", "name": "raw_sources", "y": 0},
+        {"type": "data", "name": "stray", "y": 0},
+    ]
+    problems = compare_nodes("p", expected, drawn)
+    assert problems == ["p: no task node ['clean']", "p: unexpected data node ['stray']"]
+
+
+def test_a_dataset_outside_its_layer_band_fails_the_comparison():
+    expected = {"layers": {"a": "raw", "b": "primary"}}
+    drawn = [{"type": "data", "name": "a", "y": 10}, {"type": "data", "name": "b", "y": 15}]
+    bands = [{"name": "raw", "top": 0, "bottom": 12}, {"name": "primary", "top": 12, "bottom": 30}]
+    assert compare_layers("p", expected, drawn, bands) == []
+    drawn[0]["y"] = 20
+    assert compare_layers("p", expected, drawn, bands) == ["p: a is drawn outside its layer 'raw'"]
+    assert "no layer band ['primary']" in compare_layers("p", expected, drawn, bands[:1])[0]
