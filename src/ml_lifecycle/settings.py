@@ -10,12 +10,20 @@ from kedro.config import OmegaConfigLoader
 from omegaconf import OmegaConf
 
 from ml_lifecycle.hooks import MlflowRunHooks, SparkHooks
+from ml_lifecycle.params_hooks import ValidateParamsHooks
 from ml_lifecycle.tracking.store_lock import AcquireMlflowStoreLock, ReleaseMlflowStoreLock
 
 # kedro-mlflow's hook (one MLflow run per `kedro run`) registers itself from its entry point;
 # MlflowRunHooks adds the project's tags, metrics, artifacts, failure record and promotion.
+# ValidateParamsHooks parses every parameter block the run's pipeline reads before a node starts.
 # The store lock serialises a sqlite store's setup between concurrent runs: Release stays last.
-HOOKS = (SparkHooks(), MlflowRunHooks(), AcquireMlflowStoreLock(), ReleaseMlflowStoreLock())
+HOOKS = (
+    SparkHooks(),
+    MlflowRunHooks(),
+    ValidateParamsHooks(),
+    AcquireMlflowStoreLock(),
+    ReleaseMlflowStoreLock(),
+)
 
 _ROOT = Path(__file__).resolve().parents[2]
 PROJECT_ROOT = _ROOT if (_ROOT / "pyproject.toml").is_file() else Path.cwd()

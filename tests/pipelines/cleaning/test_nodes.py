@@ -33,6 +33,8 @@ PARAMS = {
     "outliers": {"y": {"method": "iqr", "k": 3.0, "action": "drop"}},
     "dedupe": {"keys": ["key"]},
     "impute": {"x": "median", "cat": "mode", "y": "mean"},
+    "fit_filter": None,
+    "quantile_accuracy": 10000,
 }
 
 

@@ -16,7 +16,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from ml_lifecycle.core.columns import REASON
-from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.core.params import parse
 from ml_lifecycle.core.quarantine import check_stage, counts_by
 from ml_lifecycle.core.spark import (
     checked_expr,
@@ -28,48 +28,27 @@ from ml_lifecycle.core.spark import (
     quote,
     require_columns,
 )
+from ml_lifecycle.pipelines.cleaning.params import CleaningParams, ConstantImpute, IqrOutlier
 
 logger = logging.getLogger(__name__)
 
-IMPUTE_STRATEGIES = ("mean", "median", "mode", "constant")
-OUTLIER_METHODS = ("iqr", "zscore")
-OUTLIER_ACTIONS = ("drop", "clip")
 
-
-def _impute_spec(spec: str | dict[str, Any]) -> dict[str, Any]:
-    return {"strategy": spec} if isinstance(spec, str) else dict(spec)
-
-
-def _validate(df: DataFrame, params: dict[str, Any]) -> None:
+def _validate(df: DataFrame, params: CleaningParams) -> None:
+    """Raises ConfigError for a declared column the table does not have."""
     columns = df.columns
-    target = params.get("target", {})
-    if target:
-        require_columns(columns, [target["column"]], "cleaning.target")
-        on_missing = target.get("on_missing", "quarantine")
-        if on_missing not in ("quarantine", "fill"):
-            raise ConfigError("cleaning.target.on_missing must be 'quarantine' or 'fill'.")
-        if on_missing == "fill" and "fill_value" not in target:
-            raise ConfigError("cleaning.target: on_missing 'fill' needs a fill_value.")
-    require_columns(columns, params.get("required", []), "cleaning.required")
-    require_columns(columns, params.get("types", {}), "cleaning.types")
-    dedupe = params.get("dedupe") or {}
-    require_columns(columns, dedupe.get("keys", []), "cleaning.dedupe.keys")
-    require_columns(columns, dedupe.get("order_by", []), "cleaning.dedupe.order_by")
-    for name, spec in (params.get("outliers") or {}).items():
-        require_columns(columns, [name], "cleaning.outliers")
-        if spec.get("method") not in OUTLIER_METHODS:
-            raise ConfigError(f"cleaning.outliers.{name}.method must be one of {OUTLIER_METHODS}.")
-        if spec.get("action", "drop") not in OUTLIER_ACTIONS:
-            raise ConfigError(f"cleaning.outliers.{name}.action must be one of {OUTLIER_ACTIONS}.")
-    for name, raw in (params.get("impute") or {}).items():
-        require_columns(columns, [name], "cleaning.impute")
-        spec = _impute_spec(raw)
-        if spec.get("strategy") not in IMPUTE_STRATEGIES:
-            raise ConfigError(
-                f"cleaning.impute.{name}.strategy must be one of {IMPUTE_STRATEGIES}."
-            )
-        if spec["strategy"] == "constant" and "value" not in spec:
-            raise ConfigError(f"cleaning.impute.{name}: strategy 'constant' needs a value.")
+    if params.target is not None:
+        require_columns(columns, [params.target.column], "cleaning.target")
+    require_columns(columns, params.required, "cleaning.required")
+    require_columns(columns, list(params.types), "cleaning.types")
+    if params.dedupe is not None:
+        require_columns(columns, params.dedupe.keys, "cleaning.dedupe.keys")
+        require_columns(columns, params.dedupe.order_by or [], "cleaning.dedupe.order_by")
+    require_columns(columns, list(params.outliers), "cleaning.outliers")
+    require_columns(columns, list(params.impute), "cleaning.impute")
+
+
+def _quarantines_missing_target(params: CleaningParams) -> bool:
+    return params.target is not None and params.target.on_missing == "quarantine"
 
 
 def _coerce(df: DataFrame, types: dict[str, str]) -> tuple[DataFrame, list[tuple[Column, str]]]:
@@ -127,28 +106,26 @@ def _tag_duplicates(
 
 def fit_cleaning_statistics(intermediate: DataFrame, params: dict[str, Any]) -> dict[str, Any]:
     """Returns imputation values and outlier bounds fitted in one Spark aggregation."""
+    params = parse(CleaningParams, params, "cleaning")
     _validate(intermediate, params)
     df = _finite_values(intermediate)
-    target = params.get("target", {})
-    if target and target.get("on_missing", "quarantine") == "quarantine":
-        df = df.filter(col(target["column"]).isNotNull())
-    if params.get("fit_filter"):
-        df = df.filter(
-            checked_expr(df, params["fit_filter"], "cleaning.fit_filter", predicate=True)
-        )
-    accuracy = int(params.get("quantile_accuracy", 10000))
+    if _quarantines_missing_target(params):
+        df = df.filter(col(params.target.column).isNotNull())
+    if params.fit_filter:
+        df = df.filter(checked_expr(df, params.fit_filter, "cleaning.fit_filter", predicate=True))
+    accuracy = params.quantile_accuracy
 
     aggs: dict[str, Column] = {"_rows": F.count(F.lit(1))}
-    for name, spec in (params.get("impute") or {}).items():
-        strategy = _impute_spec(spec)["strategy"]
+    for name, spec in params.impute.items():
+        strategy = spec.strategy
         if strategy == "mean":
             aggs[f"impute:{name}"] = F.avg(col(name))
         elif strategy == "median":
             aggs[f"impute:{name}"] = F.percentile_approx(col(name), 0.5, accuracy)
         elif strategy == "mode":
             aggs[f"impute:{name}"] = F.mode(col(name), deterministic=True)
-    for name, spec in (params.get("outliers") or {}).items():
-        if spec["method"] == "iqr":
+    for name, spec in params.outliers.items():
+        if isinstance(spec, IqrOutlier):
             aggs[f"q:{name}"] = F.percentile_approx(col(name), [0.25, 0.75], accuracy)
         else:
             aggs[f"mean:{name}"] = F.avg(col(name))
@@ -156,22 +133,21 @@ def fit_cleaning_statistics(intermediate: DataFrame, params: dict[str, Any]) -> 
 
     row = df.agg(*[expr.alias(alias) for alias, expr in aggs.items()]).first().asDict()
     impute = {}
-    for name, raw in (params.get("impute") or {}).items():
-        spec = _impute_spec(raw)
-        impute[name] = spec["value"] if spec["strategy"] == "constant" else row[f"impute:{name}"]
+    for name, spec in params.impute.items():
+        impute[name] = spec.value if isinstance(spec, ConstantImpute) else row[f"impute:{name}"]
     bounds = {}
-    for name, spec in (params.get("outliers") or {}).items():
-        if spec["method"] == "iqr":
+    for name, spec in params.outliers.items():
+        if isinstance(spec, IqrOutlier):
             q1, q3 = row[f"q:{name}"] or (None, None)
-            k = float(spec.get("k", 1.5))
+            k = spec.k
             lower, upper = (None, None) if q1 is None else (q1 - k * (q3 - q1), q3 + k * (q3 - q1))
         else:
             mean, std = row[f"mean:{name}"], row[f"std:{name}"]
-            z = float(spec.get("threshold", 3.0))
+            z = spec.threshold
             lower, upper = (
                 (None, None) if mean is None or std is None else (mean - z * std, mean + z * std)
             )
-        bounds[name] = {"method": spec["method"], "lower": lower, "upper": upper}
+        bounds[name] = {"method": spec.method, "lower": lower, "upper": upper}
     stats = {"fitted_on_rows": row["_rows"], "impute": impute, "outliers": bounds}
     logger.info("cleaning statistics fitted on %s rows", f"{row['_rows']:,}")
     return stats
@@ -181,38 +157,38 @@ def clean(
     intermediate: DataFrame, statistics: dict[str, Any], params: dict[str, Any]
 ) -> tuple[DataFrame, DataFrame]:
     """Returns (clean rows, quarantined rows with `_reason`) after every declared rule."""
+    params = parse(CleaningParams, params, "cleaning")
     _validate(intermediate, params)
     columns = intermediate.columns
-    types = dict(params.get("types") or {})
+    types = params.types
+    target = params.target
     df, checks = _coerce(intermediate, types)
     floats = float_columns(df)
     df = df.withColumns({c: null_if_nan(col(c)) for c in floats}) if floats else df
 
-    checks += [(col(c).isNull(), f"missing_required:{c}") for c in params.get("required", [])]
-    target = params.get("target", {})
-    if target and target.get("on_missing", "quarantine") == "quarantine":
-        checks.append((col(target["column"]).isNull(), f"missing_target:{target['column']}"))
+    checks += [(col(c).isNull(), f"missing_required:{c}") for c in params.required]
+    if _quarantines_missing_target(params):
+        checks.append((col(target.column).isNull(), f"missing_target:{target.column}"))
     checks += [(is_non_finite(col(c)), f"non_finite:{c}") for c in floats]
-    for name, sql in (params.get("rules") or {}).items():
+    for name, sql in params.rules.items():
         rule = checked_expr(df, sql, f"cleaning.rules.{name}", predicate=True)
         checks.append((~F.coalesce(rule, F.lit(True)), f"rule:{name}"))
-    outliers = params.get("outliers") or {}
+    outliers = params.outliers
     for name, spec in outliers.items():
         lower, upper = statistics["outliers"][name]["lower"], statistics["outliers"][name]["upper"]
-        if spec.get("action", "drop") == "drop" and lower is not None:
+        if spec.action == "drop" and lower is not None:
             outside = (col(name) < F.lit(lower)) | (col(name) > F.lit(upper))
-            checks.append((F.coalesce(outside, F.lit(False)), f"outlier_{spec['method']}:{name}"))
+            checks.append((F.coalesce(outside, F.lit(False)), f"outlier_{spec.method}:{name}"))
     df = df.withColumn(REASON, first_reason(checks))
     df = df.drop(*[f"_orig_{name}" for name in types])
 
-    dedupe = params.get("dedupe") or {}
-    if dedupe.get("keys"):
-        df = _tag_duplicates(df, dedupe["keys"], dedupe.get("order_by"), columns)
+    if params.dedupe is not None:
+        df = _tag_duplicates(df, params.dedupe.keys, params.dedupe.order_by, columns)
 
     fixes = {}
     for name, spec in outliers.items():
         lower, upper = statistics["outliers"][name]["lower"], statistics["outliers"][name]["upper"]
-        if spec.get("action") == "clip" and lower is not None:
+        if spec.action == "clip" and lower is not None:
             # greatest() skips nulls: a missing value must stay missing (imputation fills it).
             clipped = F.least(F.greatest(col(name), F.lit(lower)), F.lit(upper))
             fixes[name] = F.when(col(name).isNotNull(), clipped)
@@ -221,9 +197,9 @@ def clean(
         if value is not None:
             base = fixes.get(name, col(name))
             fixes[name] = F.coalesce(base, F.lit(value).cast(dtypes[name]))
-    if target and target.get("on_missing") == "fill":
-        name = target["column"]
-        fixes[name] = F.coalesce(col(name), F.lit(target["fill_value"]).cast(dtypes[name]))
+    if target is not None and target.on_missing == "fill":
+        name = target.column
+        fixes[name] = F.coalesce(col(name), F.lit(target.fill_value).cast(dtypes[name]))
     fixed = {name: expr.cast(dtypes[name]) for name, expr in fixes.items()}
     df = df.withColumns(fixed) if fixed else df
 

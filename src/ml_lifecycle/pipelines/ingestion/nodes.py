@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 
 from ml_lifecycle.core.columns import REASON
 from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.core.params import parse
 from ml_lifecycle.core.quarantine import check_stage, counts_by
 from ml_lifecycle.core.spark import (
     checked_expr,
@@ -23,6 +24,7 @@ from ml_lifecycle.core.spark import (
     string_columns,
 )
 from ml_lifecycle.datasets.spark_sources import CORRUPT, SOURCE_FILE
+from ml_lifecycle.pipelines.ingestion.params import IngestionParams, Join
 
 logger = logging.getLogger(__name__)
 
@@ -76,46 +78,36 @@ def _unique_lookup(
     return kept, _quarantine_rows(ranked, name, columns)
 
 
-def _validate(sources: dict[str, DataFrame], params: dict[str, Any]) -> None:
-    main = params["main_source"]
+def _validate(sources: dict[str, DataFrame], params: IngestionParams) -> None:
+    main = params.main_source
     if main not in sources:
         raise ConfigError(
             f"ingestion.main_source: '{main}' is not a declared source {sorted(sources)}."
         )
-    for i, join in enumerate(params.get("joins", [])):
-        where = f"ingestion.joins[{i}] ({join.get('source')})"
-        if join.get("source") not in sources:
+    for i, join in enumerate(params.joins):
+        where = f"ingestion.joins[{i}] ({join.source})"
+        if join.source not in sources:
             raise ConfigError(f"{where}: no such source; declared: {sorted(sources)}.")
-        if not isinstance(join.get("keys"), dict) or not join["keys"]:
-            raise ConfigError(f"{where}: keys must map main columns to lookup columns.")
-        if join.get("how", "left") not in ("left", "inner"):
-            raise ConfigError(f"{where}: how must be 'left' or 'inner' (unmatched -> quarantine).")
-        require_columns(_declared(sources[join["source"]]), list(join["keys"].values()), where)
-        require_columns(_declared(sources[join["source"]]), list(_renames(join)), where)
-
-
-def _renames(join: dict[str, Any]) -> dict[str, str]:
-    columns = join.get("columns", {})
-    return dict(columns) if isinstance(columns, dict) else {c: c for c in columns}
+        require_columns(_declared(sources[join.source]), list(join.keys.values()), where)
+        require_columns(_declared(sources[join.source]), list(join.columns), where)
 
 
 def ingest(
     raw_sources: dict[str, DataFrame], params: dict[str, Any]
 ) -> tuple[DataFrame, DataFrame, dict[str, dict[str, int]]]:
     """Returns the joined main table, the quarantine of every source and per-source counts."""
+    params = parse(IngestionParams, params, "ingestion")
     _validate(raw_sources, params)
-    main_name = params["main_source"]
-    joins = params.get("joins", [])
+    main_name = params.main_source
+    joins: list[Join] = params.joins
     counts: dict[str, dict[str, int]] = {}
     quarantines = []
 
     lookups: dict[str, DataFrame] = {}
     for join in joins:
-        name = join["source"]
+        name = join.source
         tagged = _tag_records(raw_sources[name])
-        kept, quarantined = _unique_lookup(
-            tagged, name, list(join["keys"].values()), join.get("order_by")
-        )
+        kept, quarantined = _unique_lookup(tagged, name, list(join.keys.values()), join.order_by)
         kept = kept.cache()
         counts[name] = {"in": raw_sources[name].count(), "kept": kept.count()}
         lookups[name] = kept
@@ -130,35 +122,35 @@ def ingest(
     joined = main.filter(F.col(REASON).isNull())
     output_columns = list(main_columns)
     for i, join in enumerate(joins):
-        name = join["source"]
+        name = join.source
         where = f"ingestion.joins[{i}] ({name})"
-        require_columns(joined.columns, list(join["keys"]), where)
-        renames = _renames(join)
+        require_columns(joined.columns, list(join.keys), where)
+        renames = join.columns
         clash = [new for new in renames.values() if new in output_columns]
         if clash:
             raise ConfigError(f"{where}: output column(s) {clash} already exist; rename them.")
         right = lookups[name].select(
-            *[col(r).alias(left) for left, r in join["keys"].items()],
+            *[col(r).alias(left) for left, r in join.keys.items()],
             *[col(old).alias(new) for old, new in renames.items()],
             F.lit(True).alias(MATCH.format(name)),
         )
-        if join.get("broadcast", True):
+        if join.broadcast:
             right = F.broadcast(right)
-        joined = joined.join(right, on=list(join["keys"]), how="left")
-        if join.get("how", "left") == "inner":
+        joined = joined.join(right, on=list(join.keys), how="left")
+        if join.how == "inner":
             unmatched = F.when(F.col(MATCH.format(name)).isNull(), F.lit(f"unmatched:{name}"))
             joined = joined.withColumn(REASON, F.coalesce(F.col(REASON), unmatched))
         output_columns += list(renames.values())
 
     derived = {
         name: checked_expr(joined, sql, f"ingestion.derived.{name}")
-        for name, sql in params.get("derived", {}).items()
+        for name, sql in params.derived.items()
     }
     joined = joined.withColumns(derived) if derived else joined
     output_columns += list(derived)
 
     unmatched = joined.filter(F.col(REASON).isNotNull())
-    if any(j.get("how") == "inner" for j in joins):
+    if any(j.how == "inner" for j in joins):
         quarantines.insert(1, _quarantine_rows(unmatched, main_name, main_columns))
     intermediate = joined.filter(F.col(REASON).isNull()).select(*[col(c) for c in output_columns])
     quarantine = reduce(DataFrame.unionByName, quarantines)
@@ -173,7 +165,7 @@ def account_ingestion(
 ) -> dict[str, Any]:
     """Returns the stage's row accounting from the written outputs; raises if rows went missing."""
     by_source = counts_by(quarantine, ["source", "reason"])
-    main_name = params["main_source"]
+    main_name = parse(IngestionParams, params, "ingestion").main_source
     sources = {}
     for name, count in counts.items():
         reasons = {reason: n for (source, reason), n in by_source.items() if source == name}

@@ -1,0 +1,108 @@
+"""The typed `training` and `evaluation` blocks (conf/base/parameters_{training,evaluation}.yml).
+
+They live beside the model code that reads them (layers, devices, scoring) rather than in the
+stage packages, which import the model code: the stages re-export them from their `params.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from ml_lifecycle.core.params import Params
+
+STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class Embedding(Params):
+    """Embedding width of a categorical: ceil(multiplier * cardinality^0.25), within the dims."""
+
+    multiplier: PositiveFloat
+    min_dim: PositiveInt
+    max_dim: PositiveInt
+
+
+class ConstantSchedule(Params):
+    name: Literal["constant"]
+
+
+class CosineSchedule(Params):
+    name: Literal["cosine"]
+    alpha: Annotated[float, Field(ge=0, le=1)]
+
+
+class ExponentialSchedule(Params):
+    name: Literal["exponential"]
+    rate: PositiveFloat  # the decay per epoch
+
+
+class PlateauSchedule(Params):
+    name: Literal["reduce_on_plateau"]
+    factor: Annotated[float, Field(gt=0, lt=1)]
+    patience: Annotated[int, Field(ge=0)]
+
+
+Schedule = Annotated[
+    ConstantSchedule | CosineSchedule | ExponentialSchedule | PlateauSchedule,
+    Field(discriminator="name"),
+]
+
+
+class EarlyStopping(Params):
+    monitor: str
+    mode: Literal["min", "max"]
+    patience: Annotated[int, Field(ge=0)]
+
+
+class TrainingParams(Params):
+    """`training`: the Keras model's shape and how it is fitted."""
+
+    seed: int
+    deterministic: bool
+    epochs: PositiveInt
+    batch_size: PositiveInt
+    shuffle_buffer: PositiveInt
+    hidden_units: list[PositiveInt]
+    dropout: Annotated[float, Field(ge=0, lt=1)]
+    l2: Annotated[float, Field(ge=0)]
+    batch_norm: bool
+    embedding: Embedding
+    learning_rate: PositiveFloat
+    schedule: Schedule
+    early_stopping: EarlyStopping
+    # null: unweighted; balanced: inverse class frequency; or {class: weight}.
+    class_weight: Literal["balanced"] | dict[int, PositiveFloat] | None
+    strategy: Literal[STRATEGIES]  # type: ignore[valid-type]
+    mixed_precision: Literal[PRECISIONS]  # type: ignore[valid-type]
+    # null: no TensorBoard logs.
+    tensorboard_dir: str | None
+
+
+class Baseline(Params):
+    """`evaluation.baseline`: the HistGradientBoosting model beside the network."""
+
+    max_iter: PositiveInt
+    learning_rate: PositiveFloat
+    max_leaf_nodes: Annotated[int, Field(ge=2)]
+    l2_regularization: Annotated[float, Field(ge=0)]
+    n_iter_no_change: PositiveInt
+    # null: the whole train and validation splits.
+    max_train_rows: PositiveInt | None
+    seed: int
+
+
+class EvaluationParams(Params):
+    """`evaluation`: scoring the test split (shared with the registry gate) and the baseline."""
+
+    # A fixed binary threshold, or `tuned` (maximum F1 on the validation split).
+    threshold: Literal["tuned"] | Annotated[float, Field(ge=0, le=1)]
+    slices: list[str]
+    min_slice_rows: PositiveInt
+    # null: the whole split.
+    max_rows: PositiveInt | None
+    baseline: Baseline
