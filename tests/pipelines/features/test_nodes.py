@@ -20,6 +20,7 @@ from tests.model_data import FEATURES, easy_table
 TIME_PARAMS = {
     "task": "binary",
     "label": "CAST(delay > 15 AS INT)",
+    "class_names": None,
     "forbidden": ["delay"],
     "numeric": {"distance": "zscore", "rain": "log_zscore"},
     "categorical": {"carrier": {"top_k": 2}},
@@ -29,7 +30,9 @@ TIME_PARAMS = {
         "time_column": "ts",
         "id_columns": ["id"],
         "cutoffs": {"validation": "2013-07-01", "test": "2013-10-01"},
+        "seed": 0,
     },
+    "numeric_bins": 0,
     "rows_per_shard": 2,
 }
 
@@ -141,7 +144,7 @@ def test_accounting_adds_up_and_fails_when_rows_go_missing(spark):
         ({"numeric": {"distance": "sqrt"}}, "normalization 'sqrt'"),
         ({"task": "ranking"}, "features.task must be one of"),
         ({"label": "delay >"}, "features.label: the expression"),
-        ({"split": {"method": "time", "time_column": "tss"}}, "Did you mean 'ts'"),
+        ({"split": {**TIME_PARAMS["split"], "time_column": "tss"}}, "Did you mean 'ts'"),
     ],
 )
 def test_configuration_mistakes_are_clear_errors(spark, change, message):

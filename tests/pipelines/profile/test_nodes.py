@@ -28,6 +28,8 @@ PARAMS = {
     "top_values": 2,
     "max_set_size": 3,
     "row_count_tolerance": 0.5,
+    "quantile_accuracy": 10000,
+    "exclude": [],
 }
 
 

@@ -36,6 +36,7 @@ PARAMS = {
         },
         "outliers": {"rate": 0.005, "columns": ["air_time"], "factor": 20},
     },
+    "shift": {},
 }
 
 
@@ -82,6 +83,12 @@ def test_every_injected_fault_is_caught_by_ingestion_and_cleaning(spark, landing
             "keys": ["year", "month", "day", "carrier", "flight", "origin", "sched_dep_time"]
         },
         "outliers": {"air_time": {"method": "zscore", "threshold": 6, "action": "drop"}},
+        "required": [],
+        "types": {},
+        "rules": {},
+        "impute": {},
+        "fit_filter": None,
+        "quantile_accuracy": 10000,
     }
     stats = fit_cleaning_statistics(intermediate, cleaning)
     primary, cleaned_out = clean(intermediate, stats, cleaning)

@@ -15,9 +15,11 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from ml_lifecycle.core.columns import REASON
+from ml_lifecycle.core.params import parse
 from ml_lifecycle.core.quarantine import check_stage, counts_by
 from ml_lifecycle.core.spark import col, first_reason
 from ml_lifecycle.pipelines.data_quality.gate import DataQualityError, enforce
+from ml_lifecycle.pipelines.data_quality.params import DataQualityParams
 from ml_lifecycle.pipelines.data_quality.runner import validate
 from ml_lifecycle.pipelines.data_quality.suite import Suite, parse_suite, with_derived
 
@@ -37,12 +39,10 @@ def validate_data_quality(
     params: dict[str, Any],
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
     """Returns (the validation summary, the Data Docs files) of the suite on `primary`."""
+    params = parse(DataQualityParams, params, "data_quality")
     suite = _suite(suite_config, overrides)
     summary, docs = validate(
-        primary,
-        suite,
-        example_count=int(params.get("example_values", 5)),
-        cache=bool(params.get("cache", False)),
+        primary, suite, example_count=params.example_values, cache=params.cache
     )
     summary["validated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     return summary, docs

@@ -17,51 +17,46 @@ from pyspark.sql.types import NumericType, StringType
 from ml_lifecycle.core import drift
 from ml_lifecycle.core.columns import LABEL, REASON
 from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.core.params import parse
 from ml_lifecycle.core.quarantine import check_stage, counts_by
 from ml_lifecycle.core.spark import checked_expr, col, first_reason, require_columns
+from ml_lifecycle.pipelines.features.params import (
+    Categorical,
+    FeaturesParams,
+    Split,
+)
+from ml_lifecycle.pipelines.monitoring.params import MonitoringParams
 
 logger = logging.getLogger(__name__)
 
 SPLIT = "split"
 SPLITS = ("train", "validation", "test")
-TASKS = ("binary", "multiclass", "regression")
-NORMALIZATIONS = ("zscore", "minmax", "log_zscore", "none")
 
 
-def feature_columns(params: dict[str, Any]) -> list[str]:
+def feature_columns(params: FeaturesParams | dict[str, Any]) -> list[str]:
     """Returns the model's input columns in a stable order: numeric, then categorical."""
-    return list(params.get("numeric") or {}) + list(params.get("categorical") or {})
+    return parse(FeaturesParams, params, "features").columns
 
 
-def validate_feature_params(columns: list[str], params: dict[str, Any]) -> None:
-    """Raises ConfigError for an unknown task, normalization, column or a leaking feature."""
-    if params.get("task") not in TASKS:
-        raise ConfigError(f"features.task must be one of {TASKS}, not {params.get('task')!r}.")
-    if params["task"] == "multiclass" and not params.get("class_names"):
-        raise ConfigError("features.class_names: a multiclass task needs the names of its classes.")
-    for name, method in (params.get("numeric") or {}).items():
-        if method not in NORMALIZATIONS:
-            raise ConfigError(
-                f"features.numeric.{name}: normalization {method!r} is not one of {NORMALIZATIONS}."
-            )
-    features = feature_columns(params)
+def validate_feature_params(columns: list[str], params: FeaturesParams | dict[str, Any]) -> None:
+    """Raises ConfigError for an invalid key, an unknown column or a leaking feature."""
+    params = parse(FeaturesParams, params, "features")
+    features = params.columns
     if not features:
         raise ConfigError("features: declare at least one numeric or categorical column.")
     require_columns(columns, features, "features")
-    require_columns(columns, params.get("passthrough") or [], "features.passthrough")
-    leaking = sorted(set(features) & set(params.get("forbidden") or []))
+    require_columns(columns, params.passthrough, "features.passthrough")
+    leaking = sorted(set(features) & set(params.forbidden))
     if leaking:
         raise ConfigError(
             f"features: {leaking} are listed in features.forbidden (known only after the event "
             "the model predicts); remove them from numeric/categorical."
         )
-    split = params.get("split") or {}
-    if split.get("method") == "time":
-        require_columns(columns, [split.get("time_column", "")], "features.split.time_column")
-    elif split.get("method") == "random":
-        require_columns(columns, split.get("id_columns") or [], "features.split.id_columns")
+    split = params.split
+    if split.method == "time":
+        require_columns(columns, [split.time_column], "features.split.time_column")
     else:
-        raise ConfigError("features.split.method must be 'time' or 'random'.")
+        require_columns(columns, split.id_columns, "features.split.id_columns")
 
 
 def _hash_unit(columns: list[str], seed: int) -> Column:
@@ -70,22 +65,22 @@ def _hash_unit(columns: list[str], seed: int) -> Column:
     return (F.pmod(hashed, F.lit(1_000_000)) / F.lit(1_000_000.0)).cast("double")
 
 
-def _time_cutoffs(df: DataFrame, column: str, split: dict[str, Any]) -> tuple[Column, Column]:
-    if split.get("cutoffs"):
-        cutoffs = split["cutoffs"]
-        return F.to_timestamp(F.lit(cutoffs["validation"])), F.to_timestamp(F.lit(cutoffs["test"]))
-    fractions = split["fractions"]
+def _time_cutoffs(df: DataFrame, column: str, split: Split) -> tuple[Column, Column]:
+    if split.cutoffs is not None:
+        cutoffs = split.cutoffs
+        return F.to_timestamp(F.lit(cutoffs.validation)), F.to_timestamp(F.lit(cutoffs.test))
+    fractions = split.fractions
     seconds = col(column).cast("double")
-    first = fractions["train"]
-    second = first + fractions["validation"]
+    first = fractions.train
+    second = first + fractions.validation
     # Only two quantiles reach the driver.
     q1, q2 = df.select(seconds.alias("t")).approxQuantile("t", [first, second], 1e-4)
     return F.lit(q1).cast("timestamp"), F.lit(q2).cast("timestamp")
 
 
-def _split_column(df: DataFrame, split: dict[str, Any]) -> Column:
-    if split["method"] == "time":
-        column = split["time_column"]
+def _split_column(df: DataFrame, split: Split) -> Column:
+    if split.method == "time":
+        column = split.time_column
         validation_from, test_from = _time_cutoffs(df, column, split)
         value = col(column)
         return (
@@ -93,32 +88,32 @@ def _split_column(df: DataFrame, split: dict[str, Any]) -> Column:
             .when(value < test_from, "validation")
             .when(value.isNotNull(), "test")
         )
-    fractions = split.get("fractions") or {"train": 0.7, "validation": 0.1, "test": 0.2}
-    unit = _hash_unit(split["id_columns"], int(split.get("seed", 0)))
-    first = fractions["train"]
-    second = first + fractions["validation"]
+    fractions = split.fractions  # a random split has them (FeaturesParams checks)
+    unit = _hash_unit(split.id_columns, split.seed)
+    first = fractions.train
+    second = first + fractions.validation
     return F.when(unit < first, "train").when(unit < second, "validation").otherwise("test")
 
 
 def assign_split(validated: DataFrame, params: dict[str, Any]) -> tuple[DataFrame, DataFrame]:
     """Returns (the feature table with `label` and `split`, the rows with no label or split)."""
+    params = parse(FeaturesParams, params, "features")
     validate_feature_params(validated.columns, params)
-    label = checked_expr(validated, params["label"], "features.label")
-    if params["task"] == "regression":
+    label = checked_expr(validated, params.label, "features.label")
+    if params.task == "regression":
         label = label.cast("double")
     else:
         label = label.cast("int")
-    split = params["split"]
+    split = params.split
     labelled = validated.withColumn(LABEL, label).withColumn(SPLIT, _split_column(validated, split))
     reason = first_reason(
         [
             (col(LABEL).isNull(), "missing_label"),
-            (col(SPLIT).isNull(), f"missing_split_key:{split.get('time_column', 'id')}"),
+            (col(SPLIT).isNull(), f"missing_split_key:{split.time_column or 'id'}"),
         ]
     )
     tagged = labelled.withColumn(REASON, reason)
-    ids = split.get("id_columns") or []
-    keep = [*ids, *(params.get("passthrough") or []), *feature_columns(params), LABEL, SPLIT]
+    keep = [*split.id_columns, *params.passthrough, *params.columns, LABEL, SPLIT]
     table = tagged.filter(col(REASON).isNull()).select(*[col(c) for c in dict.fromkeys(keep)])
     quarantine = tagged.filter(col(REASON).isNotNull()).drop(LABEL, SPLIT)
     return table, quarantine
@@ -169,7 +164,7 @@ def _numeric_stats(
     return stats
 
 
-def _vocabulary(train: DataFrame, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+def _vocabulary(train: DataFrame, name: str, spec: Categorical) -> dict[str, Any]:
     dtype = train.schema[name].dataType
     if not isinstance(dtype, StringType | NumericType):
         raise ConfigError(f"features.categorical.{name}: type {dtype.simpleString()} unsupported.")
@@ -180,9 +175,9 @@ def _vocabulary(train: DataFrame, name: str, spec: dict[str, Any]) -> dict[str, 
         .filter(F.col("v").isNotNull())
         .groupBy("v")
         .count()
-        .filter(F.col("count") >= int(spec.get("min_count", 1)))
+        .filter(F.col("count") >= spec.min_count)
         .orderBy(F.col("count").desc(), F.col("v"))
-        .limit(int(spec.get("top_k", 1000)))
+        .limit(spec.top_k)
         .collect()  # at most top_k rows
     )
     return {
@@ -194,15 +189,13 @@ def _vocabulary(train: DataFrame, name: str, spec: dict[str, Any]) -> dict[str, 
 
 def fit_feature_statistics(feature_table: DataFrame, params: dict[str, Any]) -> dict[str, Any]:
     """Returns the statistics of the train split: numeric moments, vocabularies, label balance."""
+    params = parse(FeaturesParams, params, "features")
     train = feature_table.filter(col(SPLIT) == "train")
-    numeric = _numeric_stats(
-        train, params.get("numeric") or {}, int(params.get("numeric_bins") or 0)
-    )
+    numeric = _numeric_stats(train, params.numeric, params.numeric_bins)
     categorical = {
-        name: _vocabulary(train, name, spec or {})
-        for name, spec in (params.get("categorical") or {}).items()
+        name: _vocabulary(train, name, spec) for name, spec in params.categorical.items()
     }
-    if params["task"] == "regression":
+    if params.task == "regression":
         row = train.agg(
             F.count(LABEL).alias("n"), F.avg(LABEL).alias("mean"), F.stddev_pop(LABEL).alias("std")
         ).first()
@@ -217,8 +210,8 @@ def fit_feature_statistics(feature_table: DataFrame, params: dict[str, Any]) -> 
     return {
         "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "fitted_on": "train",
-        "task": params["task"],
-        "class_names": params.get("class_names"),
+        "task": params.task,
+        "class_names": params.class_names,
         "rows_by_split": {s: rows_by_split.get(s, 0) for s in SPLITS},
         "label": label,
         "numeric": numeric,
@@ -234,10 +227,11 @@ def make_model_input(
     Rows are hash-partitioned on their id (not on time), so each shard mixes the whole period and
     streaming the shards in a shuffled order is close to a random pass over the split.
     """
-    split = params["split"]
-    ids = split.get("id_columns") or feature_columns(params)
-    order = F.xxhash64(F.lit(int(split.get("seed", 0))), *[col(c) for c in ids])
-    rows = int(params.get("rows_per_shard", 65536))
+    params = parse(FeaturesParams, params, "features")
+    split = params.split
+    ids = split.id_columns or params.columns
+    order = F.xxhash64(F.lit(split.seed), *[col(c) for c in ids])
+    rows = params.rows_per_shard
     sizes = statistics["rows_by_split"]
     out = []
     for name in SPLITS:
@@ -277,12 +271,14 @@ def profile_reference(
     registered from the run carries the data it was developed on; `monitoring` compares new
     batches with the champion's own reference (ml_lifecycle.core.drift).
     """
+    params = parse(FeaturesParams, params, "features")
+    monitoring = parse(MonitoringParams, monitoring, "monitoring")
     reference = drift.profile(
         table,
-        numeric=list(params.get("numeric") or {}),
-        categorical=list(params.get("categorical") or {}),
-        bins=int(monitoring.get("bins", 10)),
-        max_values=int(monitoring.get("max_categories", 1000)),
+        numeric=list(params.numeric),
+        categorical=list(params.categorical),
+        bins=monitoring.bins,
+        max_values=monitoring.max_categories,
     )
     logger.info(
         "Drift reference: %s columns over %s rows", len(reference["columns"]), reference["rows"]

@@ -25,7 +25,9 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from ml_lifecycle.core.params import parse
 from ml_lifecycle.core.spark import col, require_columns
+from ml_lifecycle.pipelines.profile.params import ProfileParams
 
 APPROX_RSD = 0.01
 
@@ -54,10 +56,10 @@ def _plain(value: Any) -> Any:
 
 def profile_dataset(df: DataFrame, params: dict[str, Any]) -> dict[str, Any]:
     """Returns per-column types, null fractions, ranges, quantiles, cardinalities and top values."""
-    require_columns(df.columns, params.get("exclude", []), "profile.exclude")
-    fields = [f for f in df.schema.fields if f.name not in set(params.get("exclude", []))]
-    quantiles = [float(q) for q in params.get("quantiles", [0.25, 0.5, 0.75])]
-    accuracy = int(params.get("quantile_accuracy", 10000))
+    params = parse(ProfileParams, params, "profile")
+    require_columns(df.columns, params.exclude, "profile.exclude")
+    fields = [f for f in df.schema.fields if f.name not in set(params.exclude)]
+    quantiles, accuracy = params.quantiles, params.quantile_accuracy
     aggs = [F.count(F.lit(1)).alias("_rows")]
     for i, f in enumerate(fields):
         c, kind = col(f.name), _kind(f.dataType)
@@ -102,7 +104,7 @@ def profile_dataset(df: DataFrame, params: dict[str, Any]) -> dict[str, Any]:
             stats["quantiles"] = {str(q): v for q, v in zip(quantiles, values, strict=True)}
         columns[f.name] = stats
 
-    top, max_set = int(params.get("top_values", 10)), int(params.get("max_set_size", 50))
+    top, max_set = params.top_values, params.max_set_size
     for f in fields:
         if _kind(f.dataType) != "string":
             continue
@@ -149,8 +151,9 @@ def _note(stats: dict[str, Any]) -> str:
 
 def draft_suite(profile: dict[str, Any], params: dict[str, Any]) -> str:
     """Returns a starter suite (YAML) that the profiled data passes, for a person to curate."""
+    params = parse(ProfileParams, params, "profile")
     rows, columns = profile["rows"], profile["columns"]
-    tolerance = float(params.get("row_count_tolerance", 0.5))
+    tolerance = params.row_count_tolerance
     expectations: dict[str, Any] = {
         "row_count": {
             "type": "expect_table_row_count_to_be_between",
@@ -198,7 +201,7 @@ def draft_suite(profile: dict[str, Any], params: dict[str, Any]) -> str:
                 "severity": "warning",
                 "notes": _note(s),
             }
-    name = str(params.get("suite_name", "dataset"))
+    name = params.suite_name
     header = (
         f"# Starter suite drafted by `kedro run --pipelines profile` from {rows:,} rows.\n"
         "# Every bound is what was observed, so this data passes it. Curate it (widen ranges to\n"

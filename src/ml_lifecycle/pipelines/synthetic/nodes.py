@@ -16,9 +16,10 @@ from typing import Any
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.core.params import parse
 from ml_lifecycle.core.spark import col, require_columns
 from ml_lifecycle.datasets.spark_sources import CORRUPT, SOURCE_FILE
+from ml_lifecycle.pipelines.synthetic.params import ShiftNumber, ShiftValue, SyntheticParams
 
 logger = logging.getLogger(__name__)
 
@@ -62,21 +63,16 @@ def _spread_stride(n: int) -> int:
     return 1
 
 
-def _shifted(name: str, spec: dict[str, Any], dtype: str, seed: int) -> Column:
+def _shifted(name: str, spec: ShiftValue | ShiftNumber, dtype: str, seed: int) -> Column:
     """Returns column `name` shifted as `spec` says, for a drifted batch.
 
     ``{value: V, rate: r}``: a share r of the rows take the value V (a new category, or more of
     an existing one); ``{add: a, scale: s}``: numbers become ``x * s + a``.
     """
-    if "value" in spec:
-        hit = _uniform(seed, f"shift_{name}") < F.lit(float(spec.get("rate", 1.0)))
-        return F.when(hit, F.lit(spec["value"]).cast(dtype)).otherwise(col(name))
-    unknown = set(spec) - {"add", "scale"}
-    if unknown or not spec:
-        raise ConfigError(
-            f"synthetic.shift.{name}: use {{value, rate}} or {{add, scale}}, not {sorted(unknown)}."
-        )
-    shifted = col(name) * F.lit(float(spec.get("scale", 1.0))) + F.lit(float(spec.get("add", 0.0)))
+    if isinstance(spec, ShiftValue):
+        hit = _uniform(seed, f"shift_{name}") < F.lit(spec.rate)
+        return F.when(hit, F.lit(spec.value).cast(dtype)).otherwise(col(name))
+    shifted = col(name) * F.lit(spec.scale) + F.lit(spec.add)
     if dtype in ("int", "bigint", "smallint"):
         shifted = F.round(shifted)
     return shifted.cast(dtype)
@@ -84,21 +80,20 @@ def _shifted(name: str, spec: dict[str, Any], dtype: str, seed: int) -> Column:
 
 def synthesize_rows(seed_sources: dict[str, DataFrame], params: dict[str, Any]) -> DataFrame:
     """Returns `rows` rows like the source's, as text, with duplicates, bad values, outliers."""
+    params = parse(SyntheticParams, params, "synthetic")
     # Cached whole, so every column is parsed and a malformed seed record is recognised as such.
-    real = seed_sources[params["source"]].cache()
+    real = seed_sources[params.source].cache()
     real = real.filter(F.col(CORRUPT).isNull()).drop(CORRUPT, SOURCE_FILE)
     columns = real.columns
-    jitter = params.get("jitter") or {}
-    faults = params.get("faults") or {}
-    key = params.get("distinct_key") or {}
-    require_columns(columns, list(jitter) + [key["column"]] if key else list(jitter), "synthetic")
-    rows, seed = int(params["rows"]), int(params.get("seed", 42))
+    jitter, faults, key = params.jitter, params.faults, params.distinct_key
+    require_columns(columns, list(jitter) + [key.column] if key else list(jitter), "synthetic")
+    rows, seed = params.rows, params.seed
 
     n_real = real.count()
     order = [col(c).asc_nulls_last() for c in columns]
     indexed = real.withColumn("_idx", F.row_number().over(Window.orderBy(*order)) - 1)
     spark = SparkSession.builder.getOrCreate()
-    partitions = max(1, -(-rows // int(params.get("rows_per_file", 1_000_000))))
+    partitions = max(1, -(-rows // params.rows_per_file))
     # Consecutive ids step through the real rows by a stride near n / golden ratio, coprime with
     # n: any n consecutive ids visit every real row once, and a batch smaller than the sample is
     # spread over all of it (every period and category) instead of being its first rows.
@@ -114,16 +109,16 @@ def synthesize_rows(seed_sources: dict[str, DataFrame], params: dict[str, Any]) 
     changes: dict[str, Column] = {}
     for name, spec in jitter.items():
         noise = _normal(seed, name)
-        if "sd" in spec:
-            changes[name] = F.round(col(name) + noise * F.lit(float(spec["sd"])))
+        if spec.sd is not None:
+            changes[name] = F.round(col(name) + noise * F.lit(spec.sd))
         else:
-            changes[name] = F.round(col(name) * (1.0 + noise * F.lit(float(spec["relative_sd"]))))
+            changes[name] = F.round(col(name) * (1.0 + noise * F.lit(spec.relative_sd)))
     if key:
-        changes[key["column"]] = col(key["column"]) + F.col("_copy") * F.lit(int(key["stride"]))
+        changes[key.column] = col(key.column) + F.col("_copy") * F.lit(key.stride)
     dtypes = dict(real.dtypes)
     df = df.withColumns({name: c.cast(dtypes[name]) for name, c in changes.items()})
 
-    shift = params.get("shift") or {}
+    shift = params.shift
     require_columns(columns, list(shift), "synthetic.shift")
     if shift:
         df = df.withColumns(
@@ -131,23 +126,23 @@ def synthesize_rows(seed_sources: dict[str, DataFrame], params: dict[str, Any]) 
         )
         logger.info("synthetic: distributions shifted: %s", shift)
 
-    outlier = faults.get("outliers") or {}
+    outlier = faults.outliers
     if outlier:
-        hit = _uniform(seed, "outlier") < F.lit(float(outlier["rate"]))
-        factor = F.lit(float(outlier.get("factor", 20.0)))
+        hit = _uniform(seed, "outlier") < F.lit(outlier.rate)
+        factor = F.lit(outlier.factor)
         df = df.withColumns(
             {
                 c: F.when(hit, col(c) * factor).otherwise(col(c)).cast(dtypes[c])
-                for c in outlier["columns"]
+                for c in outlier.columns
             }
         )
 
     text = _as_text(df.select("id", *columns)).withColumn("id", F.col("id").cast("long"))
-    malformed = faults.get("malformed") or {}
+    malformed = faults.malformed
     if malformed:
         u = _uniform(seed, "malformed")
-        rate = float(malformed["rate"])
-        bad_number, extra_field = malformed["text_in_column"], malformed["extra_field_in_column"]
+        rate = malformed.rate
+        bad_number, extra_field = malformed.text_in_column, malformed.extra_field_in_column
         text = text.withColumns(
             {
                 bad_number: F.when(u < rate / 2, F.lit("n/a")).otherwise(col(bad_number)),
@@ -156,8 +151,8 @@ def synthesize_rows(seed_sources: dict[str, DataFrame], params: dict[str, Any]) 
                 ).otherwise(col(extra_field)),
             }
         )
-    duplicate_rate = float(faults.get("duplicate_rate", 0.0))
-    if duplicate_rate > 0:
+    duplicate_rate = faults.duplicate_rate
+    if duplicate_rate:
         copies = text.filter(_uniform(seed, "duplicate") < F.lit(duplicate_rate))
         text = text.unionByName(copies).coalesce(partitions)
     logger.info(
