@@ -58,7 +58,26 @@ EXAMPLE = pd.DataFrame(
         "sched_dep_hour": [7.0, None],
     }
 )
-MODEL = {"hidden_units": [8], "embedding": {"max_dim": 4}}
+# A whole training block (build_model reads the shape: hidden units, l2, dropout, embedding).
+MODEL = {
+    "seed": 0,
+    "deterministic": True,
+    "epochs": 1,
+    "batch_size": 8,
+    "shuffle_buffer": 8,
+    "hidden_units": [8],
+    "dropout": 0.0,
+    "l2": 0.0,
+    "batch_norm": False,
+    "embedding": {"multiplier": 2.0, "min_dim": 2, "max_dim": 4},
+    "learning_rate": 0.001,
+    "schedule": {"name": "constant"},
+    "early_stopping": {"monitor": "val_loss", "mode": "min", "patience": 1},
+    "class_weight": None,
+    "strategy": "default",
+    "mixed_precision": "float32",
+    "tensorboard_dir": None,
+}
 
 
 def multiclass_statistics() -> dict[str, Any]:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import keras
 import tensorflow as tf
 
 from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.core.params import parse
+from ml_lifecycle.model.params import PRECISIONS, STRATEGIES, TrainingParams
 
 logger = logging.getLogger(__name__)
-
-STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
-PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 
 
 class MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
@@ -66,11 +66,14 @@ def choose_precision(name: str) -> str:
     return name
 
 
-def configure(params: dict[str, Any]) -> tuple[tf.distribute.Strategy, dict[str, Any]]:
+def configure(
+    params: TrainingParams | Mapping[str, Any],
+) -> tuple[tf.distribute.Strategy, dict[str, Any]]:
     """Sets the precision policy and returns the strategy with a description of the devices."""
-    policy = choose_precision(params.get("mixed_precision", "auto"))
+    params = parse(TrainingParams, params, "training")
+    policy = choose_precision(params.mixed_precision)
     keras.mixed_precision.set_global_policy(policy)
-    strategy = choose_strategy(params.get("strategy", "auto"))
+    strategy = choose_strategy(params.strategy)
     info = {
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         "strategy": type(strategy).__name__,

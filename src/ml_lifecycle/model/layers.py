@@ -7,12 +7,16 @@ and embedded, all inside the model, so what is served is what was trained.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import keras
 import numpy as np
 import pandas as pd
 from keras import layers
+
+from ml_lifecycle.core.params import parse
+from ml_lifecycle.model.params import Embedding, TrainingParams
 
 PACKAGE = "ml_lifecycle"
 
@@ -41,10 +45,11 @@ class Log1p(layers.Layer):
         return keras.ops.log1p(keras.ops.maximum(inputs, 0.0))
 
 
-def embedding_dim(cardinality: int, spec: dict[str, Any]) -> int:
+def embedding_dim(cardinality: int, spec: Embedding | Mapping[str, Any]) -> int:
     """Returns an embedding width growing with the fourth root of the cardinality, capped."""
-    width = math.ceil(float(spec.get("multiplier", 2.0)) * cardinality**0.25)
-    return int(min(int(spec.get("max_dim", 32)), max(int(spec.get("min_dim", 2)), width)))
+    spec = parse(Embedding, spec, "training.embedding")
+    width = math.ceil(spec.multiplier * cardinality**0.25)
+    return int(min(spec.max_dim, max(spec.min_dim, width)))
 
 
 def input_spec(statistics: dict[str, Any]) -> dict[str, str]:
@@ -74,13 +79,13 @@ def _numeric_branch(name: str, stats: dict[str, Any], inputs):
     return x
 
 
-def _binned_branch(name: str, stats: dict[str, Any], inputs, params: dict[str, Any]):
+def _binned_branch(name: str, stats: dict[str, Any], inputs, params: TrainingParams):
     # The raw value's quantile bin, embedded: lets the network learn a non-linear effect per
     # column (piecewise constant) beside the normalized value's linear one.
     edges = stats["bin_edges"]
     x = FillMissing(stats["fill"], name=f"{name}_bin_fill", dtype="float32")(inputs)
     x = layers.Discretization(bin_boundaries=edges, name=f"{name}_bin", dtype="float32")(x)
-    width = embedding_dim(len(edges) + 1, params.get("embedding") or {})
+    width = embedding_dim(len(edges) + 1, params.embedding)
     x = layers.Embedding(len(edges) + 1, width, name=f"{name}_bin_embedding")(x)
     return layers.Flatten(name=f"{name}_bin_flat")(x)
 
@@ -100,7 +105,7 @@ def _lookup_layer(name: str, vocab: dict[str, Any]) -> layers.Layer:
 
 
 def build_model(
-    statistics: dict[str, Any], params: dict[str, Any]
+    statistics: dict[str, Any], params: TrainingParams | Mapping[str, Any]
 ) -> tuple[keras.Model, keras.Model]:
     """Returns (the raw-in model, its training twin fed lookup indices), sharing every weight.
 
@@ -109,6 +114,7 @@ def build_model(
     would produce, computed by the input pipeline from the same vocabularies: string tensors then
     never enter a distributed training step (MirroredStrategy cannot reduce them).
     """
+    params = parse(TrainingParams, params, "training")
     numeric_inputs = {n: keras.Input(shape=(1,), name=n) for n in statistics["numeric"]}
     raw = {
         name: keras.Input(shape=(1,), name=name, dtype=input_spec(statistics)[name])
@@ -124,7 +130,7 @@ def build_model(
     embeddings, flatten = {}, {}
     for name, vocab in statistics["categorical"].items():
         size = len(lookup_vocabulary(vocab)) + 1
-        width = embedding_dim(size, params.get("embedding") or {})
+        width = embedding_dim(size, params.embedding)
         embeddings[name] = layers.Embedding(size, width, name=f"{name}_embedding")
         flatten[name] = layers.Flatten(name=f"{name}_flat")
     head = _head_layers(statistics, params, len(numeric) + len(embeddings))
@@ -145,19 +151,19 @@ def build_model(
     return serving, training
 
 
-def _head_layers(statistics: dict[str, Any], params: dict[str, Any], branches: int) -> list:
+def _head_layers(statistics: dict[str, Any], params: TrainingParams, branches: int) -> list:
     head: list = [layers.Concatenate(name="features")] if branches > 1 else []
-    regularizer = keras.regularizers.L2(float(params.get("l2", 0.0)))
-    for i, units in enumerate(params.get("hidden_units", [128, 64])):
+    regularizer = keras.regularizers.L2(params.l2)
+    for i, units in enumerate(params.hidden_units):
         head.append(
             layers.Dense(
                 units, activation="relu", kernel_regularizer=regularizer, name=f"dense_{i}"
             )
         )
-        if params.get("batch_norm", False):
+        if params.batch_norm:
             head.append(layers.BatchNormalization(name=f"batch_norm_{i}"))
-        if params.get("dropout", 0.0):
-            head.append(layers.Dropout(float(params["dropout"]), name=f"dropout_{i}"))
+        if params.dropout:
+            head.append(layers.Dropout(params.dropout, name=f"dropout_{i}"))
     return head + _output_layers(statistics)
 
 

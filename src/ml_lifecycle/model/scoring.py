@@ -6,7 +6,7 @@ rows), so both judge a model with the same code and settings.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import keras
@@ -14,9 +14,11 @@ import numpy as np
 import pyarrow.dataset as pads
 
 from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.core.params import parse
 from ml_lifecycle.model.inputs import iterate_batches
 from ml_lifecycle.model.layers import input_spec
 from ml_lifecycle.model.metrics import plot_data, task_metrics, tune_threshold
+from ml_lifecycle.model.params import EvaluationParams
 
 BATCH = 8192
 
@@ -46,8 +48,8 @@ def _score_split(
     )
 
 
-def _threshold(task: str, params: dict[str, Any], y_val: np.ndarray, s_val: np.ndarray) -> float:
-    setting = params.get("threshold", 0.5)
+def _threshold(task: str, params: EvaluationParams, y_val: np.ndarray, s_val: np.ndarray) -> float:
+    setting = params.threshold
     if task != "binary":
         return 0.5
     return tune_threshold(y_val, s_val.reshape(-1)) if setting == "tuned" else float(setting)
@@ -81,12 +83,13 @@ def score_and_evaluate(
     validation: pads.Dataset,
     test: pads.Dataset,
     statistics: dict[str, Any],
-    params: dict[str, Any],
+    params: EvaluationParams | Mapping[str, Any],
 ) -> dict[str, Any]:
     """Returns test metrics, slices and plot data of `predict` (threshold from validation)."""
+    params = parse(EvaluationParams, params, "evaluation")
     task, spec = statistics["task"], input_spec(statistics)
-    max_rows = params.get("max_rows")
-    slices = tuple(params.get("slices") or [])
+    max_rows = params.max_rows
+    slices = tuple(params.slices)
     missing = [s for s in slices if s not in test.schema.names]
     if missing:
         raise ConfigError(
@@ -99,9 +102,7 @@ def score_and_evaluate(
     metrics = task_metrics(task, y, score, threshold, statistics.get("class_names"))
     return {
         "metrics": metrics,
-        "slices": _slices(
-            task, y, score, values, threshold, statistics, int(params.get("min_slice_rows", 30))
-        ),
+        "slices": _slices(task, y, score, values, threshold, statistics, params.min_slice_rows),
         "plot_data": plot_data(task, y, score, threshold, len(statistics.get("class_names") or [])),
     }
 

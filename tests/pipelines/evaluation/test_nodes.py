@@ -14,15 +14,21 @@ from ml_lifecycle.pipelines.evaluation.nodes import (
     plot_evaluation,
     report_metrics,
 )
-from ml_lifecycle.pipelines.training.nodes import train_model
-from tests.model_data import TRAINING, write_shards
 
 EVALUATION = {
     "threshold": "tuned",
     "slices": ["region", "cat"],
     "min_slice_rows": 30,
     "max_rows": None,
-    "baseline": {"max_iter": 300, "max_train_rows": None, "seed": 1},
+    "baseline": {
+        "max_iter": 300,
+        "learning_rate": 0.1,
+        "max_leaf_nodes": 31,
+        "l2_regularization": 0.0,
+        "n_iter_no_change": 20,
+        "max_train_rows": None,
+        "seed": 1,
+    },
 }
 
 
@@ -69,9 +75,9 @@ def test_baseline_encodes_categories_with_the_spark_vocabulary():
 
 
 @pytest.fixture(scope="module")
-def evaluated(spark, tmp_path_factory):
-    statistics, splits = write_shards(spark, tmp_path_factory.mktemp("eval"))
-    model, history = train_model(splits["train"], splits["validation"], statistics, TRAINING)
+def evaluated(easy_shards, easy_trained):
+    statistics, splits = easy_shards
+    model, history = easy_trained
     model_eval = evaluate_model(model, splits["validation"], splits["test"], statistics, EVALUATION)
     baseline = evaluate_baseline(
         splits["train"], splits["validation"], splits["test"], statistics, EVALUATION
@@ -113,5 +119,9 @@ def test_unknown_slice_column_is_a_clear_error(evaluated):
     statistics, splits, _, _, _ = evaluated
     with pytest.raises(ConfigError, match="evaluation.slices"):
         evaluate_model(
-            None, splits["validation"], splits["test"], statistics, {"slices": ["regoin"]}
+            None,
+            splits["validation"],
+            splits["test"],
+            statistics,
+            {**EVALUATION, "slices": ["regoin"]},
         )

@@ -17,9 +17,12 @@ import pyarrow.dataset as pads
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 from ml_lifecycle.core.columns import LABEL
+from ml_lifecycle.core.params import parse
 from ml_lifecycle.model.inputs import arrow_to_numpy, iterate_batches
 from ml_lifecycle.model.layers import input_spec
 from ml_lifecycle.model.scoring import BATCH, keras_predictor, score_and_evaluate
+from ml_lifecycle.pipelines.evaluation.params import EvaluationParams
+from ml_lifecycle.pipelines.monitoring.params import MonitoringParams
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -39,6 +42,7 @@ def evaluate_model(
     params: dict[str, Any],
 ) -> dict[str, Any]:
     """Returns the model's test metrics, per-slice metrics and plot data."""
+    params = parse(EvaluationParams, params, "evaluation")
     result = score_and_evaluate(keras_predictor(model), validation, test, statistics, params)
     logger.info("Model on the test split: %s", _headline(result["metrics"]))
     return result
@@ -79,23 +83,24 @@ def evaluate_baseline(
     params: dict[str, Any],
 ) -> dict[str, Any]:
     """Returns the metrics of a HistGradientBoosting baseline fitted on the same split."""
-    settings = dict(params.get("baseline") or {})
+    params = parse(EvaluationParams, params, "evaluation")
+    settings = params.baseline
     task, spec = statistics["task"], input_spec(statistics)
-    x_train, y_train = _baseline_data(train, statistics, spec, settings.get("max_train_rows"))
-    x_val, y_val = _baseline_data(validation, statistics, spec, settings.get("max_train_rows"))
+    x_train, y_train = _baseline_data(train, statistics, spec, settings.max_train_rows)
+    x_val, y_val = _baseline_data(validation, statistics, spec, settings.max_train_rows)
     categorical = [name in statistics["categorical"] for name in spec]
     estimator = (
         HistGradientBoostingRegressor if task == "regression" else (HistGradientBoostingClassifier)
     )
     model = estimator(
-        max_iter=int(settings.get("max_iter", 500)),
-        learning_rate=float(settings.get("learning_rate", 0.1)),
-        max_leaf_nodes=int(settings.get("max_leaf_nodes", 31)),
-        l2_regularization=float(settings.get("l2_regularization", 0.0)),
+        max_iter=settings.max_iter,
+        learning_rate=settings.learning_rate,
+        max_leaf_nodes=settings.max_leaf_nodes,
+        l2_regularization=settings.l2_regularization,
         categorical_features=categorical,
         early_stopping=True,
-        n_iter_no_change=int(settings.get("n_iter_no_change", 20)),
-        random_state=int(settings.get("seed", 42)),
+        n_iter_no_change=settings.n_iter_no_change,
+        random_state=settings.seed,
     )
     # Early stopping watches the same validation split as the Keras model's.
     model.fit(x_train, y_train, X_val=x_val, y_val=y_val)
@@ -249,7 +254,7 @@ def profile_predictions(
     """
     task, spec, names = statistics["task"], input_spec(statistics), statistics.get("class_names")
     predict = keras_predictor(model)
-    bins = int(monitoring.get("bins", 10))
+    bins = parse(MonitoringParams, monitoring, "monitoring").bins
 
     def predictions(data: pads.Dataset):
         for inputs, _, _ in iterate_batches(data, spec, task, BATCH):

@@ -14,13 +14,13 @@ import pyarrow.dataset as pads
 import tensorflow as tf
 
 from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.core.params import parse
 from ml_lifecycle.model.devices import configure
 from ml_lifecycle.model.inputs import count_rows, make_dataset, training_inputs
 from ml_lifecycle.model.layers import build_model, compile_model, input_spec
+from ml_lifecycle.pipelines.training.params import TrainingParams
 
 logger = logging.getLogger(__name__)
-
-SCHEDULES = ("constant", "cosine", "exponential", "reduce_on_plateau")
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -38,27 +38,21 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(round(time.perf_counter() - self._start, 3))
 
 
-def _learning_rate(params: dict[str, Any], steps_per_epoch: int, epochs: int):
-    schedule = dict(params.get("schedule") or {"name": "constant"})
-    name = schedule.get("name", "constant")
-    rate = float(params.get("learning_rate", 1e-3))
-    if name not in SCHEDULES:
-        raise ConfigError(f"training.schedule.name must be one of {SCHEDULES}, not {name!r}.")
-    if name == "cosine":
+def _learning_rate(params: TrainingParams, steps_per_epoch: int, epochs: int):
+    schedule, rate = params.schedule, params.learning_rate
+    if schedule.name == "cosine":
         return keras.optimizers.schedules.CosineDecay(
-            rate,
-            decay_steps=max(1, steps_per_epoch * epochs),
-            alpha=float(schedule.get("alpha", 0.05)),
+            rate, decay_steps=max(1, steps_per_epoch * epochs), alpha=schedule.alpha
         )
-    if name == "exponential":
+    if schedule.name == "exponential":
         return keras.optimizers.schedules.ExponentialDecay(
-            rate, decay_steps=max(1, steps_per_epoch), decay_rate=float(schedule.get("rate", 0.9))
+            rate, decay_steps=max(1, steps_per_epoch), decay_rate=schedule.rate
         )
     return rate
 
 
-def _class_weight(params: dict[str, Any], statistics: dict[str, Any]) -> dict[int, float] | None:
-    setting = params.get("class_weight")
+def _class_weight(params: TrainingParams, statistics: dict[str, Any]) -> dict[int, float] | None:
+    setting = params.class_weight
     if not setting or statistics["task"] == "regression":
         return None
     if setting == "balanced":
@@ -68,15 +62,15 @@ def _class_weight(params: dict[str, Any], statistics: dict[str, Any]) -> dict[in
     return {int(k): float(v) for k, v in setting.items()}
 
 
-def _callbacks(params: dict[str, Any], checkpoint: Path, timer: EpochTimer) -> list:
-    stopping = params.get("early_stopping") or {}
-    monitor, mode = stopping.get("monitor", "val_loss"), stopping.get("mode", "min")
+def _callbacks(params: TrainingParams, checkpoint: Path, timer: EpochTimer) -> list:
+    stopping = params.early_stopping
+    monitor, mode = stopping.monitor, stopping.mode
     callbacks = [
         timer,
         keras.callbacks.EarlyStopping(
             monitor=monitor,
             mode=mode,
-            patience=int(stopping.get("patience", 3)),
+            patience=stopping.patience,
             restore_best_weights=True,
         ),
         # The best weights on disk too: a crash late in training keeps the best epoch so far.
@@ -84,18 +78,15 @@ def _callbacks(params: dict[str, Any], checkpoint: Path, timer: EpochTimer) -> l
             str(checkpoint), monitor=monitor, mode=mode, save_best_only=True, save_weights_only=True
         ),
     ]
-    schedule = params.get("schedule") or {}
-    if schedule.get("name") == "reduce_on_plateau":
+    schedule = params.schedule
+    if schedule.name == "reduce_on_plateau":
         callbacks.append(
             keras.callbacks.ReduceLROnPlateau(
-                monitor=monitor,
-                mode=mode,
-                factor=float(schedule.get("factor", 0.5)),
-                patience=int(schedule.get("patience", 1)),
+                monitor=monitor, mode=mode, factor=schedule.factor, patience=schedule.patience
             )
         )
-    if params.get("tensorboard_dir"):
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=params["tensorboard_dir"]))
+    if params.tensorboard_dir:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=params.tensorboard_dir))
     return callbacks
 
 
@@ -106,15 +97,16 @@ def train_model(
     params: dict[str, Any],
 ) -> tuple[keras.Model, dict[str, Any]]:
     """Returns the trained model (best validation epoch) and its training history."""
-    seed = int(params.get("seed", 42))
+    params = parse(TrainingParams, params, "training")
+    seed = params.seed
     keras.utils.set_random_seed(seed)
-    if params.get("deterministic", True):
+    if params.deterministic:
         tf.config.experimental.enable_op_determinism()
     strategy, devices = configure(params)
     spec, lookups = training_inputs(statistics)
     task = statistics["task"]
-    batch_size = int(params.get("batch_size", 1024)) * devices["replicas"]
-    epochs = int(params.get("epochs", 10))
+    batch_size = params.batch_size * devices["replicas"]
+    epochs = params.epochs
     train_rows = count_rows(train)
     steps = math.ceil(train_rows / batch_size)
     train_data = make_dataset(
@@ -122,7 +114,7 @@ def train_model(
         spec,
         task,
         batch_size,
-        shuffle_buffer=int(params.get("shuffle_buffer", 65536)),
+        shuffle_buffer=params.shuffle_buffer,
         seed=seed,
         lookups=lookups,
     )
@@ -151,9 +143,8 @@ def train_model(
         if checkpoint.exists():
             twin.load_weights(checkpoint)  # the raw-in model shares these weights
     history = {k: [float(v) for v in values] for k, values in fitted.history.items()}
-    stopping = params.get("early_stopping") or {}
-    monitor = stopping.get("monitor", "val_loss")
-    pick = max if stopping.get("mode", "min") == "max" else min
+    monitor = params.early_stopping.monitor
+    pick = max if params.early_stopping.mode == "max" else min
     best_epoch = pick(range(len(history[monitor])), key=history[monitor].__getitem__)
     total = sum(timer.seconds)
     summary = {
