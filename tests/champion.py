@@ -10,9 +10,9 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
+from ml_lifecycle.datasets.mlflow_registry import CHAMPION, register
 from ml_lifecycle.model import serving
 from ml_lifecycle.model.layers import build_model
-from ml_lifecycle.tracking import versions as registry
 
 # Statistics in the layout of features.fit_feature_statistics, made up: the model's weights are
 # random, its preprocessing (fill, log, normalization, bins, lookups) is the real one.
@@ -106,7 +106,7 @@ def register_champion(
     with mlflow.start_run() as run:
         info = serving.log_model(model, statistics, EXAMPLE)
     client = MlflowClient()
-    version = registry.register(client, info.model_uri, name, run.info.run_id)
+    version = register(client, info.model_uri, name, run.info.run_id)
     if champion:
-        client.set_registered_model_alias(name, registry.CHAMPION, version)
+        client.set_registered_model_alias(name, CHAMPION, version)
     return version, run.info.run_id

@@ -8,12 +8,16 @@ from types import SimpleNamespace
 
 import mlflow
 import pytest
+from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline, node
 from mlflow import MlflowClient
 
 from ml_lifecycle.core.errors import JavaNotFoundError
+from ml_lifecycle.datasets import RegistryUpdateDataset, RegistryVersionDataset
 from ml_lifecycle.hooks import MlflowRunHooks, _flat_numbers, require_java
-from ml_lifecycle.tracking import versions as registry
+from ml_lifecycle.pipelines.registry.gate import decide
+from ml_lifecycle.pipelines.registry.nodes import registry_update
+from ml_lifecycle.tracking.staged import CommitStaged
 
 
 class FakeCatalog:
@@ -74,33 +78,59 @@ def test_a_run_gets_tags_metrics_history_and_artifacts_from_catalog_metadata(
     ]
 
 
-def _passed_decision(client: MlflowClient, name: str) -> dict:
+def _logged_model() -> str:
     with mlflow.start_run() as run:
         mlflow.log_text("a model", "model/MLmodel")
-    version = registry.register(client, f"{run.info.artifact_uri}/model", name, run.info.run_id)
-    decision = registry.decide(name, version, {"auc": 0.8}, None, None, {"minimum": {"auc": 0.5}})
-    registry.record_decision(client, decision)
-    return decision
+    return f"{run.info.artifact_uri}/model"
 
 
-def test_champion_moves_after_a_successful_run_and_never_after_a_failed_one(mlflow_store):
+def _staged_promotion(name: str, model_uri: str, tmp_path: Path):
+    """A version that passed the gate, its update saved through a catalog as a run saves it."""
+    catalog = DataCatalog(
+        {
+            "registered_model": RegistryVersionDataset(
+                model_name=name, filepath=str(tmp_path / "registered.json")
+            ),
+            "registry_update": RegistryUpdateDataset(),
+        }
+    )
+    catalog.save("registered_model", {"model_uri": model_uri})
+    version = catalog.load("registered_model")["version"]
+    decision = decide(name, version, {"auc": 0.8}, None, None, {"minimum": {"auc": 0.5}})
+    catalog.save("registry_update", registry_update(decision))
+    return catalog, decision
+
+
+def _champion(client: MlflowClient, name: str) -> str | None:
+    aliases = client.get_registered_model(name).aliases
+    return None if "champion" not in aliases else str(aliases["champion"])
+
+
+def test_champion_moves_after_a_successful_run_and_never_after_a_failed_one(mlflow_store, tmp_path):
     client, name = MlflowClient(), "hook_test"
-    gate = Pipeline([node(lambda: None, inputs=None, outputs="gate_decision", name="gate")])
+    gate = Pipeline([node(lambda: None, inputs=None, outputs="registry_update", name="gate")])
 
-    decision = _passed_decision(client, name)
-    hooks = MlflowRunHooks()
+    hooks, staged = MlflowRunHooks(), CommitStaged()
+    first, second = _logged_model(), _logged_model()
     with mlflow.start_run() as failed_run:
         hooks.before_pipeline_run({"env": "test"})
+        catalog, decision = _staged_promotion(name, first, tmp_path)
+        staged.after_catalog_created(catalog)
+        staged.after_dataset_saved("registry_update")
         hooks.on_node_error(gate.nodes[0])
         error = ValueError("the disk is full")
         with pytest.raises(ValueError):
             raise error
         hooks.on_pipeline_error(error)
-    # Kedro calls after_pipeline_run only when every node succeeded: here it is never called.
-    assert registry.alias_version(client, name, registry.CHAMPION) is None
-    assert registry.alias_version(client, name, registry.CHALLENGER) == decision["version"]
+        staged.on_pipeline_error()
+    # Kedro calls after_pipeline_run only when every node succeeded: here it is never called,
+    # and the failed run's staged promotion is gone.
+    staged.after_pipeline_run()
+    assert _champion(client, name) is None
+    assert str(client.get_registered_model(name).aliases["challenger"]) == decision["version"]
     tags = client.get_run(failed_run.info.run_id).data.tags
     assert tags["error"] == "ValueError: the disk is full" and tags["error_node"] == "gate"
+    assert "registry.outcome" not in tags
     traceback_text = mlflow.artifacts.load_text(
         f"{failed_run.info.artifact_uri}/error/traceback.txt"
     )
@@ -108,8 +138,15 @@ def test_champion_moves_after_a_successful_run_and_never_after_a_failed_one(mlfl
 
     with mlflow.start_run() as ok_run:
         hooks.before_pipeline_run({"env": "test"})
-        hooks.after_pipeline_run(gate, FakeCatalog({}, {"gate_decision": decision}))
-    assert registry.alias_version(client, name, registry.CHAMPION) == decision["version"]
+        staged.before_pipeline_run()
+        catalog, decision = _staged_promotion(name, second, tmp_path)
+        staged.after_catalog_created(catalog)
+        # Only a dataset that stages its save is committed; another output is not.
+        staged.after_dataset_saved("registered_model")
+        staged.after_dataset_saved("registry_update")
+        assert _champion(client, name) is None
+        staged.after_pipeline_run()
+    assert _champion(client, name) == decision["version"]
     outcome = client.get_run(ok_run.info.run_id).data.tags["registry.outcome"]
     assert outcome == f"promoted version {decision['version']} to champion (previous: None)"
 

@@ -13,9 +13,7 @@ from tests.test_run import ROOT, accounting, kedro_run
 
 pytestmark = pytest.mark.e2e
 
-MODEL_NAME = yaml.safe_load((ROOT / "conf/base/parameters_registry.yml").read_text())["registry"][
-    "model_name"
-]
+MODEL_NAME = yaml.safe_load((ROOT / "conf/base/globals.yml").read_text())["model_name"]
 KEYS = ["year", "month", "day", "carrier", "flight", "origin", "sched_dep_time"]
 
 

@@ -24,7 +24,6 @@ from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
 from ml_lifecycle.core.errors import JavaNotFoundError
-from ml_lifecycle.tracking import versions as registry
 
 logger = logging.getLogger(__name__)
 
@@ -136,8 +135,6 @@ class MlflowRunHooks:
       ``{history: <prefix>}`` logs ``history: {name: [per-epoch values]}`` as metric history;
       ``{tags: true}`` adds one tag ``<prefix> = "in=… kept=… quarantined=…"`` (row counts).
     - A failed run records the failing node and its error before kedro-mlflow marks it FAILED.
-    - The registry's `champion` alias moves here, after the last node succeeded, never in a run
-      that failed (see ml_lifecycle.tracking.versions).
     """
 
     def __init__(self) -> None:
@@ -224,16 +221,6 @@ class MlflowRunHooks:
         text = "".join(traceback.format_exception(error))
         client.log_text(self._run_id, text, "error/traceback.txt")
         logger.error("MLflow run %s marked FAILED: %s", self._run_id, message[:300])
-
-    @hook_impl(tryfirst=True)
-    def after_pipeline_run(self, pipeline: Any, catalog: Any) -> None:
-        """Applies the registry gate's decision once every node of the run has succeeded."""
-        if "gate_decision" not in pipeline.all_outputs():
-            return
-        decision = catalog.load("gate_decision")
-        outcome = registry.apply_decision(MlflowClient(), decision)
-        if self._run_id is not None:
-            MlflowClient().set_tag(self._run_id, "registry.outcome", outcome)
 
 
 def _git_state(path: Path) -> tuple[str | None, bool]:

@@ -11,15 +11,18 @@ from omegaconf import OmegaConf
 
 from ml_lifecycle.hooks import MlflowRunHooks, SparkHooks
 from ml_lifecycle.params_hooks import ValidateParamsHooks
+from ml_lifecycle.tracking.staged import CommitStaged
 from ml_lifecycle.tracking.store_lock import AcquireMlflowStoreLock, ReleaseMlflowStoreLock
 
 # kedro-mlflow's hook (one MLflow run per `kedro run`) registers itself from its entry point;
-# MlflowRunHooks adds the project's tags, metrics, artifacts, failure record and promotion.
+# MlflowRunHooks adds the project's tags, metrics, artifacts and failure record. CommitStaged
+# commits the staged datasets (the `champion` alias) once the run succeeded.
 # ValidateParamsHooks parses every parameter block the run's pipeline reads before a node starts.
 # The store lock serialises a sqlite store's setup between concurrent runs: Release stays last.
 HOOKS = (
     SparkHooks(),
     MlflowRunHooks(),
+    CommitStaged(),
     ValidateParamsHooks(),
     AcquireMlflowStoreLock(),
     ReleaseMlflowStoreLock(),

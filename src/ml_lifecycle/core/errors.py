@@ -22,5 +22,12 @@ class RowAccountingError(LifecycleError):
     """A stage's outputs do not add up to its input: rows were lost or multiplied."""
 
 
+class NoChampionError(LifecycleError, DatasetError):
+    """The registered model has no `champion` version yet.
+
+    A DatasetError too: the champion's dataset raises it, and Kedro passes it through unwrapped.
+    """
+
+
 class JavaNotFoundError(LifecycleError):
     """Spark needs a Java runtime and there is none."""

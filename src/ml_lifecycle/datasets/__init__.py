@@ -7,6 +7,7 @@ from .atomic import AtomicJSONDataset, AtomicSparkDataset
 from .json_section import JSONSectionDataset
 from .keras_model import KerasModelDataset
 from .mlflow_model import MlflowModelDataset
+from .mlflow_registry import ChampionDataset, RegistryUpdateDataset, RegistryVersionDataset
 from .optional import OptionalJSONDataset
 from .parquet_shards import ParquetShardsDataset
 from .spark_sources import SparkSourcesDataset
@@ -14,10 +15,13 @@ from .spark_sources import SparkSourcesDataset
 __all__ = [
     "AtomicJSONDataset",
     "AtomicSparkDataset",
+    "ChampionDataset",
     "JSONSectionDataset",
     "KerasModelDataset",
     "MlflowModelDataset",
     "OptionalJSONDataset",
     "ParquetShardsDataset",
+    "RegistryUpdateDataset",
+    "RegistryVersionDataset",
     "SparkSourcesDataset",
 ]

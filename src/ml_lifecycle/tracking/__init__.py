@@ -1,1 +1,1 @@
-"""MLflow around the runs: registry versions and aliases, and the tracking store's lock."""
+"""Around the runs: datasets staged until a run succeeded, and the tracking store's lock."""

@@ -1,4 +1,4 @@
-"""Inference nodes: the champion pinned once, scoring on Spark, quarantine, accounting."""
+"""Inference nodes on the champion's dataset: pinned once, Spark scoring, quarantine, accounting."""
 
 from __future__ import annotations
 
@@ -8,19 +8,20 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from ml_lifecycle.core.errors import ConfigError, RowAccountingError
-from ml_lifecycle.datasets import OptionalJSONDataset
+from ml_lifecycle.core.errors import ConfigError, NoChampionError, RowAccountingError
+from ml_lifecycle.datasets import ChampionDataset, OptionalJSONDataset
+from ml_lifecycle.datasets.mlflow_registry import CHAMPION
 from ml_lifecycle.pipelines.inference.nodes import (
     account_inference,
+    admit_batch,
     champion_cleaning_statistics,
-    find_champion,
+    describe_champion,
     score_batch,
 )
-from ml_lifecycle.tracking.versions import CHAMPION, NoChampionError
 from tests.champion import multiclass_statistics, register_champion, tiny_model
 
 NAME = "flight_delay_test"
-PARAMS = {"keys": ["id"], "passthrough": ["region"], "env_manager": "local"}
+PARAMS = {"keys": ["id"], "passthrough": ["region"]}
 FEATURES = ["distance", "temp", "carrier", "sched_dep_hour"]
 SCHEMA = (
     "id long, region string, distance double, temp double, carrier string, sched_dep_hour int,"
@@ -33,6 +34,17 @@ ROWS = [
     (4, "west", 300.0, float("nan"), "DL", 6, "NaN is missing"),
     (5, "east", float("inf"), 50.0, "DL", 6, "infinite distance: the model returns NaN"),
 ]
+
+
+def find_champion(name: str, flavor: str | None = "spark_udf") -> dict:
+    """The champion as `inference.champion` loads it (conf/base/catalog_inference.yml)."""
+    return ChampionDataset(
+        model_name=name,
+        artifacts={"cleaning_statistics": "cleaning/cleaning_statistics.json"},
+        optional_artifacts=["cleaning_statistics"],
+        flavor=flavor,
+        udf_args={"env_manager": "local"},
+    ).load()
 
 
 @pytest.fixture
@@ -63,14 +75,15 @@ def test_the_batch_is_cleaned_with_the_champions_own_statistics(mlflow_store, tm
     version, run_id = register_champion(NAME, tiny_model())
     with mlflow.start_run(run_id=run_id):
         mlflow.log_dict({"impute": {"temp": 41.5}}, "cleaning/cleaning_statistics.json")
-    champion = find_champion(NAME)
+    champion = find_champion(NAME, flavor=None)
     assert champion_cleaning_statistics(champion, folders) == {"impute": {"temp": 41.5}}
     assert champion_cleaning_statistics(champion, None) == {"impute": {"temp": 41.5}}
 
     # A champion from a run without the cleaning stage: the folder's, else one sentence.
     register_champion(NAME, tiny_model(seed=1))
-    champion = find_champion(NAME)
+    champion = find_champion(NAME, flavor=None)
     assert champion["model_version"] != version
+    assert champion["artifacts"] == {"cleaning_statistics": None}
     assert champion_cleaning_statistics(champion, folders) == folders
     with pytest.raises(ConfigError, match="kedro run --pipelines cleaning"):
         champion_cleaning_statistics(champion, None)
@@ -79,7 +92,7 @@ def test_the_batch_is_cleaned_with_the_champions_own_statistics(mlflow_store, tm
 def test_the_champion_is_pinned_to_its_version_with_its_raw_feature_schema(mlflow_store):
     first, run_id = register_champion(NAME, tiny_model(seed=0))
     register_champion(NAME, tiny_model(seed=1), champion=False)
-    champion = find_champion(NAME)
+    champion = find_champion(NAME, flavor=None)
     assert (champion["model_version"], champion["model_run_id"]) == (first, run_id)
     assert champion["model_uri"] == f"models:/{NAME}/{first}"
     assert champion["task"] == "binary" and champion["outputs"] == ["prediction"]
@@ -89,6 +102,11 @@ def test_the_champion_is_pinned_to_its_version_with_its_raw_feature_schema(mlflo
         "carrier": "string",
         "sched_dep_hour": "double",
     }
+    # The record written beside the predictions is JSON: no model, the artifacts by name only.
+    record = describe_champion(champion)
+    assert record["model_uri"] == champion["model_uri"] and record["artifacts"] == []
+    assert "udf" not in record and "model" not in record
+    assert admit_batch(champion, {"flights": "frame"}) == {"flights": "frame"}
 
 
 def test_the_batch_is_scored_by_the_pinned_version_and_unscorable_rows_quarantined(

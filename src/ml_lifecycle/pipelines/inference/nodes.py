@@ -1,50 +1,52 @@
-"""Inference nodes: pin the champion's version, score a clean batch on Spark, account for it.
+"""Inference nodes: admit a batch once its champion is pinned, score it on Spark, account for it.
 
-The model is MLflow's `python_function` flavor of the registered champion (raw features in, see
-ml_lifecycle.model.serving), applied with `mlflow.pyfunc.spark_udf`: rows stay in Spark, Python
-workers score them in Arrow batches, and the predictions go straight to Parquet.
+The champion is the catalog's `inference.champion` (ml_lifecycle.datasets.ChampionDataset): one
+pinned version of the registered model, its run's artifacts, and a Spark UDF of its
+`python_function` flavor (raw features in, see ml_lifecycle.model.serving). Rows stay in Spark,
+Python workers score them in Arrow batches, and the predictions go straight to Parquet.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 from functools import reduce
 from typing import Any
 
-import mlflow
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import DoubleType, StructField, StructType
 
 from ml_lifecycle.core.columns import REASON
 from ml_lifecycle.core.errors import ConfigError
 from ml_lifecycle.core.quarantine import check_stage, counts_by
 from ml_lifecycle.core.spark import col, first_reason, is_non_finite, require_columns
-from ml_lifecycle.tracking.versions import CHAMPION, champion_uri
 
 logger = logging.getLogger(__name__)
 
 PREDICTION = "prediction"
 PROBABILITY = "probability_{}"
 MODEL_COLUMNS = ("model_name", "model_version", "model_run_id", "scored_at")
-# MLflow signature column types -> the Spark type each feature is cast to before scoring.
-SPARK_TYPES = {
-    "double": "double",
-    "float": "float",
-    "long": "bigint",
-    "integer": "int",
-    "string": "string",
-    "boolean": "boolean",
-    "datetime": "timestamp",
-}
+CLEANING_STATISTICS = "cleaning_statistics"
+# What the champion's JSON record leaves out: the loaded model and the run's artifacts.
+NOT_RECORDED = ("udf", "model", "artifacts")
 
 
-CLEANING_STATISTICS = "cleaning/cleaning_statistics.json"
+def admit_batch(champion: dict[str, Any], batch: dict[str, DataFrame]) -> dict[str, DataFrame]:
+    """Returns the batch's sources as they are, once the champion that scores them is pinned.
+
+    The champion is this node's first input: without one, the run stops here (NoChampionError)
+    before anything reads the batch or writes an output of it.
+    """
+    logger.info("Admitting the batch for %s v%s", champion["model_name"], champion["model_version"])
+    return batch
+
+
+def describe_champion(champion: dict[str, Any]) -> dict[str, Any]:
+    """Returns the champion's record: name, version, run, pinned URI, raw-feature schema."""
+    record = {k: v for k, v in champion.items() if k not in NOT_RECORDED}
+    record["artifacts"] = sorted(k for k, v in (champion.get("artifacts") or {}).items() if v)
+    return record
 
 
 def champion_cleaning_statistics(
@@ -59,29 +61,25 @@ def champion_cleaning_statistics(
     has none either: ConfigError).
     """
     run_id = champion["model_run_id"]
-    try:
-        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=CLEANING_STATISTICS)
-    except Exception:  # noqa: BLE001 - MlflowException or OSError: same fallback
+    statistics = (champion.get("artifacts") or {}).get(CLEANING_STATISTICS)
+    if statistics is None:
         if fitted is None:
             raise ConfigError(
                 f"Champion {champion['model_name']} v{champion['model_version']} was logged by a "
-                f"run without the cleaning stage (run {run_id} has no {CLEANING_STATISTICS}) and "
+                f"run without the cleaning stage (run {run_id} has no cleaning statistics) and "
                 "the data folder has no cleaning_statistics.json either: run `kedro run "
                 "--pipelines cleaning` on the training data, or promote a model from a full "
                 "`kedro run`."
-            ) from None
+            )
         logger.warning(
-            "Champion %s v%s: its run %s has no %s; cleaning the batch with the data folder's "
-            "cleaning_statistics (fitted by the last lifecycle run, which may not be the "
-            "champion's).",
+            "Champion %s v%s: its run %s has no cleaning statistics; cleaning the batch with the "
+            "data folder's cleaning_statistics (fitted by the last lifecycle run, which may not "
+            "be the champion's).",
             champion["model_name"],
             champion["model_version"],
             run_id,
-            CLEANING_STATISTICS,
         )
         return fitted
-    with open(path, encoding="utf-8") as handle:
-        statistics = json.load(handle)
     logger.info(
         "Cleaning the batch with the statistics of %s v%s's run %s",
         champion["model_name"],
@@ -91,45 +89,8 @@ def champion_cleaning_statistics(
     return statistics
 
 
-def find_champion(model_name: str) -> dict[str, Any]:
-    """Returns the champion's version, run, pinned URI and raw-feature schema, resolved once.
-
-    Scoring uses `models:/<name>/<version>`, not the alias: a promotion during the run cannot
-    mix two versions in one batch.
-    """
-    client = MlflowClient()
-    try:
-        version = client.get_model_version_by_alias(model_name, CHAMPION)
-    except MlflowException:
-        champion_uri(client, model_name)  # raises NoChampionError, saying how to get one
-        raise
-    uri = f"models:/{model_name}/{version.version}"
-    info = mlflow.models.get_model_info(uri)
-    if info.signature is None or info.signature.inputs is None:
-        raise ConfigError(
-            f"{uri} has no input signature: log models with ml_lifecycle.model.serving.log_model."
-        )
-    features = {spec.name: SPARK_TYPES[spec.type.name] for spec in info.signature.inputs.inputs}
-    outputs = [spec.name for spec in info.signature.outputs.inputs]
-    metadata = info.metadata or {}
-    champion = {
-        "model_name": model_name,
-        "alias": CHAMPION,
-        "model_version": str(version.version),
-        "model_run_id": version.run_id,
-        "model_uri": uri,
-        "source": version.source,
-        "task": metadata.get("task"),
-        "outputs": outputs,
-        "features": features,
-        "resolved_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    logger.info("Scoring with %s version %s (run %s)", model_name, version.version, version.run_id)
-    return champion
-
-
 def _is_multiclass(champion: dict[str, Any]) -> bool:
-    return champion["outputs"] != [PREDICTION]
+    return len(champion["outputs"]) > 1
 
 
 def _not_finite(c: Column) -> Column:
@@ -155,15 +116,7 @@ def score_batch(
     multiclass = _is_multiclass(champion)
     if multiclass:
         probabilities = {c: PROBABILITY.format(c) for c in champion["outputs"]}
-        result_type = StructType([StructField(c, DoubleType()) for c in champion["outputs"]])
-    else:
-        result_type = DoubleType()
-    udf = mlflow.pyfunc.spark_udf(
-        batch.sparkSession,
-        champion["model_uri"],
-        result_type=result_type,
-        env_manager=params.get("env_manager", "local"),
-    )
+    udf = champion["udf"]
     # A struct hands the model a DataFrame with the signature's column names and types.
     inputs = F.struct(*[col(f).cast(t).alias(f) for f, t in features.items()])
     scored = batch.withColumn("_output", udf(inputs))

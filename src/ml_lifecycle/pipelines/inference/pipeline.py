@@ -3,6 +3,7 @@
 Ingestion and cleaning are the training stages themselves, reused as a namespaced modular
 pipeline: their datasets become `inference.*` catalog entries. The batch is cleaned with the
 champion's own cleaning statistics, taken from its training run (never refitted on the batch).
+`inference.champion` is the registry's champion, pinned once per run (a cached catalog dataset).
 """
 
 from kedro.pipeline import Pipeline, node, pipeline
@@ -12,8 +13,9 @@ from ml_lifecycle.pipelines.ingestion import create_pipeline as ingestion_pipeli
 
 from .nodes import (
     account_inference,
+    admit_batch,
     champion_cleaning_statistics,
-    find_champion,
+    describe_champion,
     score_batch,
 )
 
@@ -21,13 +23,19 @@ from .nodes import (
 def _scoring() -> Pipeline:
     return Pipeline(
         [
-            # Among the nodes ready at the start it sorts first by name: a missing champion
-            # stops the run before the batch is read.
+            # Ingestion reads the batch through this node, whose first input is the champion:
+            # without one the run stops before the batch is read.
             node(
-                find_champion,
-                inputs="params:registry.model_name",
-                outputs="champion",
-                name="find_champion",
+                admit_batch,
+                inputs=["champion", "raw_sources"],
+                outputs="admitted_sources",
+                name="admit_batch",
+            ),
+            node(
+                describe_champion,
+                inputs="champion",
+                outputs="champion_record",
+                name="describe_champion",
             ),
             node(
                 champion_cleaning_statistics,
@@ -53,17 +61,15 @@ def _scoring() -> Pipeline:
 
 def create_pipeline(**kwargs) -> Pipeline:
     """Returns the inference pipeline (not in `__default__`: it needs a champion first)."""
+    ingestion = pipeline(ingestion_pipeline(), inputs={"raw_sources": "admitted_sources"})
     cleaning = cleaning_pipeline()
     cleaning = cleaning - cleaning.only_nodes_with_outputs("cleaning_statistics")
     return pipeline(
-        ingestion_pipeline() + cleaning + _scoring(),
+        ingestion + cleaning + _scoring(),
         namespace="inference",
         # Shared with training, not namespaced: the data folder's cleaning statistics (only
-        # used when the champion's run has none), the ingestion declarations, the model's name.
+        # used when the champion's run has none) and the ingestion declarations.
         inputs={"fitted_cleaning_statistics": "cleaning_statistics_if_any"},
-        parameters={
-            "params:ingestion": "params:ingestion",
-            "params:registry.model_name": "params:registry.model_name",
-        },
+        parameters={"params:ingestion": "params:ingestion"},
         tags=["inference"],
     )

@@ -2,21 +2,18 @@
 
 The reference is not recomputed from whatever data is on disk: it is the pair of profiles logged
 by the run that trained the champion (`monitoring/reference_profile.json`, features over every
-split, and `monitoring/prediction_profile.json`, the model's output). The batch is binned on the
-reference's own edges in Spark; only counts reach the driver.
+split, and `monitoring/prediction_profile.json`, the model's output), which the champion's
+catalog dataset brings along. The batch is binned on the reference's own edges in Spark; only
+counts reach the driver.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
-from pathlib import Path
-from tempfile import TemporaryDirectory
 from typing import Any
 
 import matplotlib
-import mlflow
 from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -31,7 +28,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 logger = logging.getLogger(__name__)
 
 PREDICTION = "prediction"
-REFERENCES = ("reference_profile.json", "prediction_profile.json")
+# The champion's artifacts (inference.champion in the catalog) its reference is made of.
+REFERENCES = ("reference_profile", "prediction_profile")
 METRICS = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse"}
 # A distance past its threshold is drift only if its column's G-test p-value is below this.
 DEFAULT_SIGNIFICANCE = 0.01
@@ -41,31 +39,27 @@ DEFAULT_MAX_QUARANTINED_SHARE = 0.05
 PLOT_FLOOR = 1e-3
 
 
-def load_reference(champion: dict[str, Any]) -> dict[str, Any]:
-    """Returns the champion's drift reference, downloaded from the run that trained it."""
-    run_id = champion["model_run_id"]
+def champion_reference(champion: dict[str, Any]) -> dict[str, Any]:
+    """Returns the champion's drift reference: the profiles its training run logged."""
+    artifacts = champion.get("artifacts") or {}
     profiles = {}
-    with TemporaryDirectory() as tmp:
-        for name in REFERENCES:
-            try:
-                path = mlflow.artifacts.download_artifacts(
-                    run_id=run_id, artifact_path=f"monitoring/{name}", dst_path=tmp
-                )
-            except Exception as error:  # noqa: BLE001 - MlflowException or OSError, same advice
-                raise ConfigError(
-                    f"monitoring: the champion {champion['model_name']} "
-                    f"v{champion['model_version']} (run {run_id}) has no monitoring/{name}: it "
-                    "was trained by a run without the features and evaluation pipelines. Train "
-                    "and register it with `kedro run` (or `--pipelines iterate`) first."
-                ) from error
-            profiles[name.split("_", 1)[0]] = json.loads(Path(path).read_text())
+    for key in REFERENCES:
+        if artifacts.get(key) is None:
+            raise ConfigError(
+                f"monitoring: the champion {champion['model_name']} "
+                f"v{champion['model_version']} (run {champion['model_run_id']}) has no "
+                f"monitoring/{key}.json: it was trained by a run without the features and "
+                "evaluation pipelines. Train and register it with `kedro run` (or `--pipelines "
+                "iterate`) first."
+            )
+        profiles[key.split("_", 1)[0]] = artifacts[key]
     columns = dict(profiles["reference"]["columns"])
     columns[PREDICTION] = profiles["prediction"]["columns"][PREDICTION]
     return {
         "model": {
             "name": champion["model_name"],
             "version": champion["model_version"],
-            "run_id": run_id,
+            "run_id": champion["model_run_id"],
         },
         "rows": profiles["reference"]["rows"],
         "prediction_rows": profiles["prediction"]["rows"],

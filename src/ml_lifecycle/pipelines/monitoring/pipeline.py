@@ -8,7 +8,7 @@ from kedro.pipeline import Pipeline, node
 
 from ml_lifecycle.pipelines.inference import create_pipeline as inference_pipeline
 
-from .nodes import load_reference, measure_drift, measure_performance, plot_drift
+from .nodes import champion_reference, measure_drift, measure_performance, plot_drift
 
 
 def monitoring_nodes() -> Pipeline:
@@ -16,10 +16,10 @@ def monitoring_nodes() -> Pipeline:
     return Pipeline(
         [
             node(
-                load_reference,
+                champion_reference,
                 inputs="inference.champion",
                 outputs="champion_reference",
-                name="load_reference",
+                name="champion_reference",
             ),
             node(
                 measure_drift,

@@ -1,7 +1,8 @@
-"""Registry nodes: a new model version, then the gate: absolute thresholds and the champion.
+"""Registry nodes: a new model version, the gate against thresholds and the champion, its update.
 
 The champion is re-scored on the *current* test split with the same code and settings as the
-candidate, so the comparison never mixes two test sets.
+candidate, so the comparison never mixes two test sets. Registering, tagging and the aliases are
+the catalog's datasets (ml_lifecycle.datasets.mlflow_registry); these nodes only compute.
 """
 
 from __future__ import annotations
@@ -10,32 +11,19 @@ import logging
 from typing import Any
 
 import keras
-import mlflow
 import pyarrow.dataset as pads
-from mlflow import MlflowClient
 
-import ml_lifecycle.model.layers  # noqa: F401 - registers the custom layers the models are made of
 from ml_lifecycle.core.errors import ConfigError
 from ml_lifecycle.model.scoring import keras_predictor, score_and_evaluate
-from ml_lifecycle.tracking import versions as registry
+
+from .gate import decide
 
 logger = logging.getLogger(__name__)
-# Keras safe mode: a model file cannot run arbitrary Python (e.g. a Lambda layer) on load.
-SAFE = {"safe_mode": True}
 
 
-def register_model(logged_model: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    """Returns the new registry version of the logged model: {name, version, model_uri, run_id}."""
-    name = params["model_name"]
-    version = registry.register(
-        MlflowClient(), logged_model["model_uri"], name, logged_model.get("run_id")
-    )
-    return {
-        "name": name,
-        "version": version,
-        "model_uri": f"models:/{name}/{version}",
-        "run_id": logged_model.get("run_id"),
-    }
+def register_model(logged_model: dict[str, Any]) -> dict[str, Any]:
+    """Returns what registers the logged model as a new version: its URI and its run."""
+    return {"model_uri": logged_model["model_uri"], "run_id": logged_model.get("run_id")}
 
 
 def _statistics_for(model: keras.Model, statistics: dict[str, Any]) -> dict[str, Any]:
@@ -68,29 +56,32 @@ def _test_metrics(
     return {k: v for k, v in metrics["metrics"].items() if isinstance(v, int | float)}
 
 
-def gate_model(
+def gate_model(  # noqa: PLR0913 - the candidate, the champion, the data and two settings
     registered: dict[str, Any],
+    champion: dict[str, Any] | None,
     validation: pads.Dataset,
     test: pads.Dataset,
     statistics: dict[str, Any],
     evaluation_params: dict[str, Any],
     params: dict[str, Any],
 ) -> dict[str, Any]:
-    """Returns the gate's decision for the new version; tags it (and `challenger` if it passed)."""
-    client, name = MlflowClient(), registered["name"]
-    candidate_model = mlflow.keras.load_model(registered["model_uri"], load_model_kwargs=SAFE)
-    candidate = _test_metrics(candidate_model, validation, test, statistics, evaluation_params)
-    champion_version = registry.alias_version(client, name, registry.CHAMPION)
-    champion = None
-    if champion_version is not None:
-        champion_model = mlflow.keras.load_model(
-            f"models:/{name}/{champion_version}", load_model_kwargs=SAFE
+    """Returns the gate's decision for the new version (`champion`: None before the first one)."""
+    name = registered["name"]
+    if params.get("model_name", name) != name:
+        raise ConfigError(
+            f"registry.model_name is '{params['model_name']}' but the catalog registers '{name}': "
+            "set `model_name` in conf/<env>/globals.yml, which both read."
         )
-        champion = _test_metrics(champion_model, validation, test, statistics, evaluation_params)
-    decision = registry.decide(
-        name, registered["version"], candidate, champion, champion_version, params
+    candidate = _test_metrics(registered["model"], validation, test, statistics, evaluation_params)
+    champion_version = champion_metrics = None
+    if champion is not None:
+        champion_version = champion["model_version"]
+        champion_metrics = _test_metrics(
+            champion["model"], validation, test, statistics, evaluation_params
+        )
+    decision = decide(
+        name, registered["version"], candidate, champion_metrics, champion_version, params
     )
-    registry.record_decision(client, decision)
     metric = params["metric"]
     logger.info(
         "Gate for %s version %s: %s (%s %.4f%s)",
@@ -99,6 +90,28 @@ def gate_model(
         "PASSED" if decision["passed"] else "FAILED: " + "; ".join(decision["reasons"]),
         metric,
         candidate.get(metric, float("nan")),
-        "" if champion is None else f" vs champion v{champion_version} {champion[metric]:.4f}",
+        ""
+        if champion_metrics is None
+        else f" vs champion v{champion_version} {champion_metrics[metric]:.4f}",
     )
     return decision
+
+
+def registry_update(decision: dict[str, Any]) -> dict[str, Any]:
+    """Returns what the registry records of the decision: the version's tags, pass or fail."""
+    tags = {
+        "gate": "passed" if decision["passed"] else "failed",
+        "gate_reason": "; ".join(decision["reasons"]) or "every check passed",
+    }
+    tags |= {
+        f"test_{check['metric']}": f"{check['value']:.6f}"
+        for check in decision["checks"]
+        if check["value"] is not None
+    }
+    return {
+        "model_name": decision["model_name"],
+        "version": decision["version"],
+        "passed": decision["passed"],
+        "reasons": list(decision["reasons"]),
+        "tags": tags,
+    }
