@@ -5,10 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ROWS ?= 1000000
-# `make serve`: the registered model (registry.model_name in conf/base/parameters_registry.yml),
+# `make serve`: the champion of the env's registered model (`model_name` in conf/<env>/globals.yml,
+# read through Kedro's config: ENV=regression serves flight_delay_minutes; MODEL_NAME= another),
 # the port, and the tracking store (the project's mlflow.db unless the shell names another).
-MODEL_NAME ?= flight_delay
 SERVE_PORT ?= 5001
+SERVE_TARGET = $(BIN)/python -m ml_lifecycle.tracking.serve_target $(if $(ENV),--env $(ENV)) $(if $(MODEL_NAME),--model-name $(MODEL_NAME))
+SERVE_MODEL = $(or $(MODEL_NAME),$(shell $(SERVE_TARGET) --name 2>/dev/null))
 MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 # `make mlflow-ui`: the UI's port; a sqlite store's artifacts lie beside it, in mlruns/. One worker
 # and no job runner (for GenAI evaluation jobs) start in seconds rather than a minute on 2 cores.
@@ -48,8 +50,9 @@ run: install  ## The whole lifecycle on the bundled sample, then `make iterate` 
 iterate: install  ## Score a batch with the champion, drift, decide; retrain only when a trigger fires (ENV=, PARAMS=k=v,...)
 	$(BIN)/kedro iterate $(if $(ENV),--env $(ENV)) $(if $(PARAMS),--params $(PARAMS))
 
-serve: install  ## Serve the champion over HTTP: POST raw rows to /invocations (SERVE_PORT=5001)
-	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI="$(MLFLOW_TRACKING_URI)" MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false $(BIN)/mlflow models serve -m "models:/$(MODEL_NAME)@champion" --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
+serve: install  ## Serve the env's champion over HTTP: POST raw rows to /invocations (ENV=, SERVE_PORT=5001)
+	@uri=$$(MLFLOW_TRACKING_URI="$(MLFLOW_TRACKING_URI)" $(SERVE_TARGET)) || exit 1; echo "Serving the champion, $$uri, on http://127.0.0.1:$(SERVE_PORT)"
+	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI="$(MLFLOW_TRACKING_URI)" MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false $(BIN)/mlflow models serve -m "models:/$(SERVE_MODEL)@champion" --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
 
 mlflow-ui: install  ## The MLflow UI over the tracking store, on http://127.0.0.1:5000 (MLFLOW_PORT=5000)
 	@case "$(MLFLOW_TRACKING_URI)" in sqlite:///*) ;; *) echo "make mlflow-ui serves a sqlite store, not $(MLFLOW_TRACKING_URI) (a tracking server has its own UI)" >&2; exit 1;; esac

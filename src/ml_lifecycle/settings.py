@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 
 from ml_lifecycle.hooks import MlflowRunHooks, SparkHooks
 from ml_lifecycle.params_hooks import ValidateParamsHooks
+from ml_lifecycle.summary import RunSummaryHooks
 from ml_lifecycle.tracking.staged import CommitStaged
 from ml_lifecycle.tracking.store_lock import AcquireMlflowStoreLock, ReleaseMlflowStoreLock
 
@@ -25,6 +26,7 @@ HOOKS = (
     CommitStaged(),
     ValidateParamsHooks(),
     AcquireMlflowStoreLock(),
+    RunSummaryHooks(),  # the few lines every run ends with (ml_lifecycle.summary)
     ReleaseMlflowStoreLock(),
 )
 
