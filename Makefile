@@ -24,7 +24,7 @@ VIZ_PORT ?= 4141
 export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: help install java run serve mlflow-ui check-ui viz viz-build check-viz check-browser check-cluster check-faults check-scenarios test lint format layout bench bench-ingest bench-validate bench-input bench-scale lock clean-data
+.PHONY: help install java run serve mlflow-ui check-ui viz viz-build check-viz check-browser check-cluster check-faults check-scenarios test test-e2e lint format layout bench bench-ingest bench-validate bench-input bench-scale lock clean-data
 
 help:  ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -73,10 +73,13 @@ check-viz: install  ## Every registered pipeline checked in headless Chromium's 
 check-browser: install  ## The browser tests (MLflow UI on a seeded store, kedro-viz); screenshots stay in /tmp (CI)
 	$(BIN)/pytest -m browser tests/browser
 
-test: install  ## Lint, then the test suite
+test: install  ## Lint, then the fast tests: unit tests and in-process pipeline runs (minutes)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+test-e2e: install  ## The end-to-end tests: `kedro run` and the notebook in subprocesses (CI runs it)
+	$(BIN)/pytest -m 'e2e and not cluster and not faults and not scenario and not browser'
 
 check-cluster: install  ## The pipelines on a local Spark standalone cluster and Spark Connect (CI runs it)
 	$(BIN)/pytest -m cluster

@@ -24,6 +24,9 @@ import pytest
 from tests.model_data import write_shards
 
 ROOT = Path(__file__).parents[3]
+# Two more Python processes, each starting TensorFlow and training: `make test-e2e` runs it, the
+# fast tier keeps the in-process strategy checks and the two-device MirroredStrategy run.
+pytestmark = pytest.mark.e2e
 TIMEOUT = 420
 
 WORKER = """

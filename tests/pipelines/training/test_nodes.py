@@ -24,15 +24,14 @@ from tests.model_data import TRAINING, write_shards
 ROOT = Path(__file__).parents[3]
 
 
-@pytest.fixture(scope="module")
-def shards(spark, tmp_path_factory):
-    return write_shards(spark, tmp_path_factory.mktemp("shards"))
+@pytest.fixture
+def shards(easy_shards):
+    return easy_shards
 
 
-@pytest.fixture(scope="module")
-def trained(shards):
-    statistics, splits = shards
-    return train_model(splits["train"], splits["validation"], statistics, TRAINING)
+@pytest.fixture
+def trained(easy_trained):
+    return easy_trained
 
 
 def test_stream_yields_every_row_once_per_epoch_in_full_batches(shards):
@@ -168,19 +167,23 @@ def test_other_tasks_train_from_configuration(spark, tmp_path, task):
         assert max(history["history"]["val_accuracy"]) > 0.8
 
 
+# The shards are written here, with the session's Spark: the subprocess only starts TensorFlow
+# (its logical devices must be set before TensorFlow runs anything, hence a process of its own).
 DEVICE_SCRIPT = """
 import json, sys, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from pyspark.sql import SparkSession
-from ml_lifecycle.pipelines.training.nodes import train_model
-from tests.model_data import TRAINING, write_shards
 from pathlib import Path
-spark = (SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")
-         .config("spark.driver.bindAddress", "127.0.0.1").getOrCreate())
-statistics, splits = write_shards(spark, Path(sys.argv[1]), rows=3000)
+from ml_lifecycle.datasets import ParquetShardsDataset
+from ml_lifecycle.pipelines.training.nodes import train_model
+from tests.model_data import TRAINING
+root = Path(sys.argv[1])
+statistics = json.loads((root / "statistics.json").read_text())
+train, validation = (
+    ParquetShardsDataset(str(root / f"{name}.parquet")).load() for name in ("train", "validation")
+)
 params = {**TRAINING, "epochs": 2, "strategy": "mirrored", "mixed_precision": "mixed_bfloat16"}
-model, history = train_model(splits["train"], splits["validation"], statistics, params)
+model, history = train_model(train, validation, statistics, params)
 out = {"summary": history["summary"], "val_auc": history["history"]["val_auc"],
        "output_dtype": str(model.output.dtype),
        "dense_dtype": model.get_layer("dense_0").compute_dtype}
@@ -188,7 +191,9 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def test_mirrored_strategy_on_two_logical_devices_with_mixed_precision(tmp_path):
+def test_mirrored_strategy_on_two_logical_devices_with_mixed_precision(spark, tmp_path):
+    statistics, _ = write_shards(spark, tmp_path, rows=3000)
+    (tmp_path / "statistics.json").write_text(json.dumps(statistics))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SPARK_LOCAL_IP": "127.0.0.1"}
     result = subprocess.run(
         [sys.executable, "-c", DEVICE_SCRIPT, str(tmp_path)],

@@ -1,0 +1,28 @@
+"""The training pipeline, run in-process on the tiny landing's shards with conf/base's model."""
+
+from __future__ import annotations
+
+
+def test_training_fits_conf_base_model_and_logs_it_to_the_stage_run(lifecycle):
+    out = lifecycle.run("training")
+    summary = out["training_history"]["summary"]
+    assert (summary["train_rows"], summary["validation_rows"]) == (38, 10)
+    # conf/base: 1,024 rows a batch (one step an epoch here), at most 20 epochs, early stopping
+    # on val_auc with a patience of 3, on the CPU's default strategy in float32.
+    assert summary["batch_size"] == 1024 and summary["monitor"] == "val_auc"
+    assert 1 <= summary["epochs_run"] <= 20
+    assert summary["best_epoch"] <= summary["epochs_run"]
+    assert summary["devices"]["strategy"] != "MirroredStrategy"
+    history = out["training_history"]["history"]
+    assert len(history["loss"]) == summary["epochs_run"]
+    assert summary["best_value"] == max(history["val_auc"])
+    # conf/base's hidden layers are 256, 128 and 64 units wide.
+    model = out["model"]
+    assert [model.get_layer(f"dense_{i}").units for i in range(3)] == [256, 128, 64]
+
+    pointer = out["logged_model"]
+    run = lifecycle.mlflow.get_run(pointer["run_id"])
+    assert run.info.run_name == "training"
+    logged = lifecycle.mlflow.get_logged_model(pointer["model_id"])
+    assert logged.source_run_id == pointer["run_id"]
+    assert (lifecycle.root / "06_models" / "model.keras").is_file()
