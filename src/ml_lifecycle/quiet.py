@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib.abc
 import importlib.machinery
+import logging
 import os
 import re
 import sys
@@ -36,6 +37,18 @@ WARNINGS = (
 _COLOUR = r"(?:\x1b\[[0-9;]*m)?"
 
 
+class KnownWarnings(logging.Filter):
+    """Drops the captured warnings above from the `py.warnings` logger.
+
+    MLflow raises its own filter to "once" around the type-hint check, so a warnings filter alone
+    cannot hide that one; Kedro logs captured warnings through this logger.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return not any(message in text for _, message in WARNINGS)
+
+
 def quiet_third_parties() -> None:
     """Sets the environment defaults and the warning filters above (idempotent)."""
     quiet_import = "TF_CPP_MIN_LOG_LEVEL" not in os.environ
@@ -43,6 +56,9 @@ def quiet_third_parties() -> None:
         os.environ.setdefault(key, value)
     for category, message in WARNINGS:
         warnings.filterwarnings("ignore", _COLOUR + re.escape(message), category)
+    captured = logging.getLogger("py.warnings")
+    if not any(isinstance(f, KnownWarnings) for f in captured.filters):
+        captured.addFilter(KnownWarnings())
     if quiet_import and "tensorflow" not in sys.modules:
         if not any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
             sys.meta_path.insert(0, _QuietTensorFlowImport())
