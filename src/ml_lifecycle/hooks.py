@@ -109,6 +109,11 @@ def _metric_key(key: str) -> str:
 
 
 def _local_path(dataset: Any) -> Path | None:
+    # The project's datasets say where their saved artifact is, copied locally when it lives on
+    # object storage; kedro-datasets' own (text, matplotlib) are read as they store it.
+    local_artifact = getattr(dataset, "local_artifact", None)
+    if callable(local_artifact):
+        return local_artifact()
     for attr in ("_get_save_path", "_get_load_path"):
         try:
             return Path(str(getattr(dataset, attr)()))

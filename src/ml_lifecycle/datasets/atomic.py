@@ -1,10 +1,19 @@
 """Outputs that are all-or-nothing: a killed run leaves either the old dataset or none, never half.
 
 ``AtomicSparkDataset`` writes a Spark dataset to a hidden sibling folder and renames it into place
-once Spark has committed it; ``AtomicJSONDataset`` does the same for a JSON file. A reader (the
-next node, the next run) therefore finds the previous complete dataset, no dataset, or the new
-complete one -- and ``AtomicSparkDataset`` refuses, with a clear error, any folder that lacks
-Spark's ``_SUCCESS`` marker (one left by a plain ``SparkDataset``, or copied half-way).
+once Spark has committed it; ``AtomicJSONDataset`` writes a JSON file through
+:func:`ml_lifecycle.datasets._atomic_io.atomic_write` (a temporary sibling moved into place, or one
+PUT on an object store). A reader (the next node, the next run) therefore finds the previous
+complete dataset, no dataset, or the new complete one -- and ``AtomicSparkDataset`` refuses, with
+a clear error, any folder that lacks Spark's ``_SUCCESS`` marker (one left by a plain
+``SparkDataset``, or copied half-way).
+
+Spark reads and writes through Hadoop filesystems, not fsspec: on a cluster the paths are
+``s3a://``, ``gs://``, ``abfss://`` or ``hdfs://`` URLs, and the cluster needs the matching Hadoop
+connector on its classpath (``hadoop-aws`` and its AWS SDK for ``s3a://``,
+``spark.jars.packages`` in ``conf/<env>/spark.yml``) and the store's credentials in the Hadoop
+configuration (``spark.hadoop.fs.s3a.*``). The dataset's ``credentials`` are only used by the
+client-side existence checks (s3fs/gcsfs under Spark Connect, as ``spark.SparkDataset`` does).
 """
 
 from __future__ import annotations
@@ -13,16 +22,16 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import uuid
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from kedro.io.core import DatasetError, get_filepath_str
-from kedro_datasets._utils.spark_utils import get_spark
-from kedro_datasets.json import JSONDataset
+import fsspec
+from kedro.io.core import AbstractVersionedDataset, DatasetError, Version
 from kedro_datasets.spark import SparkDataset
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
+
+from ._atomic_io import ArtifactMixin, FileLocation, atomic_write, materialize
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +40,18 @@ SUCCESS_MARKER = "_SUCCESS"
 # the instant between moving the previous dataset aside and the new one in.
 _TEMP_TAGS = (".tmp-", ".old-")
 _LOCAL_PREFIXES = ("", "file://")
+# Hadoop schemes whose fsspec implementation is registered under another name.
+_FSSPEC_PROTOCOLS = {"s3a": "s3", "s3n": "s3", "abfss": "abfs", "wasb": "abfs", "wasbs": "abfs"}
+
+
+def spark_session() -> SparkSession:
+    """Returns the running SparkSession (Spark Connect's when ``SPARK_REMOTE`` names a server)."""
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    remote = os.environ.get("SPARK_REMOTE")
+    builder = SparkSession.builder
+    return (builder.remote(remote) if remote else builder).getOrCreate()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -104,10 +125,15 @@ class _HadoopFiles:
         return [status.getPath().getName() for status in self._fs.listStatus(parent)]
 
 
-# SparkDataset's own load and save without Kedro's logging/versioning wrapper: this class's
-# methods are wrapped already, and a second (versioned) wrapper would resolve a new save version.
-_spark_load = getattr(SparkDataset.load, "__wrapped__", SparkDataset.load)
-_spark_save = getattr(SparkDataset.save, "__wrapped__", SparkDataset.save)
+class _FsspecFiles:
+    """Existence checks through fsspec, where the client has no JVM (Spark Connect)."""
+
+    def __init__(self, prefix: str, credentials: dict[str, Any]):
+        scheme = prefix.removesuffix("://")
+        self._fs = fsspec.filesystem(_FSSPEC_PROTOCOLS.get(scheme, scheme), **credentials)
+
+    def exists(self, path: str) -> bool:
+        return bool(self._fs.exists(path))
 
 
 class AtomicSparkDataset(SparkDataset):
@@ -124,9 +150,12 @@ class AtomicSparkDataset(SparkDataset):
       existing, so Kedro (and ``kedro run --from-nodes``) treat it as missing.
 
     Local paths use ``os.rename``; other schemes (``hdfs://``, ``s3a://``) the Hadoop FileSystem of
-    the running SparkSession. Spark Connect has no JVM in the client: there a non-local path is
-    written in place by plain ``SparkDataset.save`` (a warning says so), and the ``_SUCCESS``
-    check still guards every load. ``mode: append``, dynamic partition overwrite and
+    the running SparkSession. HDFS renames a folder atomically; object stores (``s3a://``,
+    ``gs://``) copy then delete, so there the swap itself is not atomic -- but a reader still never
+    loads a partial folder (no ``_SUCCESS``: refused). Use versioned datasets for atomic
+    publication on object stores. Spark Connect has no JVM in the client: there a non-local path
+    is written in place (a warning says so), and the ``_SUCCESS`` check, made through fsspec with
+    ``credentials``, still guards every load. ``mode: append``, dynamic partition overwrite and
     ``file_format: delta`` are written in place as well (the first two change only part of the
     dataset, so they cannot be staged elsewhere; Delta commits atomically through its log).
 
@@ -139,37 +168,70 @@ class AtomicSparkDataset(SparkDataset):
           save_args: {mode: overwrite}
     """
 
+    def __init__(  # noqa: PLR0913 - SparkDataset's own arguments
+        self,
+        *,
+        filepath: str | os.PathLike,
+        file_format: str = "parquet",
+        load_args: dict[str, Any] | None = None,
+        save_args: dict[str, Any] | None = None,
+        version: Version | None = None,
+        credentials: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            filepath=filepath,
+            file_format=file_format,
+            load_args=load_args,
+            save_args=save_args,
+            version=version,
+            credentials=credentials,
+            metadata=metadata,
+        )
+        # Kept here rather than read back from SparkDataset's private attributes.
+        scheme, delimiter, _ = str(filepath).partition("://")
+        self._prefix = f"{scheme}://" if delimiter else ""
+        self._format = file_format
+        self._write_args = dict(save_args or {})
+        self._credentials = dict(credentials or {})
+
     def _target(self, path: PurePosixPath) -> str:
-        return self._fs_prefix + str(path)
+        return self._prefix + str(path)
+
+    def _is_local(self, target: str) -> bool:
+        return self._prefix in _LOCAL_PREFIXES and not target.startswith("dbfs:")
 
     def _files(self, target: str) -> _LocalFiles | _HadoopFiles | None:
-        if self._fs_prefix in _LOCAL_PREFIXES and not target.startswith("dbfs:"):
+        if self._is_local(target):
             return _LocalFiles()
-        spark = get_spark()
+        spark = spark_session()
         if getattr(spark, "_jvm", None) is None:  # Spark Connect: no Hadoop FileSystem here
             return None
         return _HadoopFiles(spark, target)
 
-    def _marker_exists(self, path: PurePosixPath) -> bool:
-        return bool(self._exists_function(str(path / SUCCESS_MARKER)))
+    def _marker_exists(self, target: str) -> bool:
+        files = self._files(target) or _FsspecFiles(self._prefix, self._credentials)
+        return files.exists(f"{target}/{SUCCESS_MARKER}")
 
     def _complete(self, path: PurePosixPath) -> bool:
         """True for a complete dataset, False for none; raises DatasetError for a partial one."""
-        if self._file_format == "delta" or self._marker_exists(path):
+        target = self._target(path)
+        if self._format == "delta" or self._marker_exists(target):
             return True
-        if self._exists_function(str(path)):
+        files = self._files(target) or _FsspecFiles(self._prefix, self._credentials)
+        if files.exists(target):
             raise DatasetError(
-                f"'{self._target(path)}' is incomplete (no {SUCCESS_MARKER} marker: its write was "
+                f"'{target}' is incomplete (no {SUCCESS_MARKER} marker: its write was "
                 "interrupted): rerun the node that produces it."
             )
         return False
 
     def load(self) -> DataFrame:
         self._complete(self._get_load_path())
-        return _spark_load(self)
+        return super().load()
 
     def _exists(self) -> bool:
-        if self._file_format == "delta":
+        if self._format == "delta":
             return super()._exists()
         try:
             return self._complete(self._get_load_path())
@@ -177,10 +239,29 @@ class AtomicSparkDataset(SparkDataset):
             logger.warning("%s", error)
             return False
 
+    def saved_artifact(self) -> str | None:
+        """Returns the URL of the saved (complete) dataset folder, or None when there is none."""
+        try:
+            path = self._get_load_path()
+            return self._target(path) if self._complete(path) else None
+        except DatasetError:
+            return None
+
+    def local_artifact(self) -> Path | None:
+        """Returns a local path to the saved folder (a copy, through fsspec, when remote)."""
+        target = self.saved_artifact()
+        if target is None:
+            return None
+        if self._is_local(target):
+            return Path(target.removeprefix("file://"))
+        scheme = self._prefix.removesuffix("://")
+        fs = fsspec.filesystem(_FSSPEC_PROTOCOLS.get(scheme, scheme), **self._credentials)
+        return materialize(fs, target, self)
+
     def save(self, data: DataFrame) -> None:
-        mode = str(self._save_args.get("mode") or "errorifexists").lower()
+        mode = str(self._write_args.get("mode") or "errorifexists").lower()
         final = self._target(self._get_save_path())
-        in_place = mode == "append" or self._file_format == "delta" or self._dynamic_overwrite()
+        in_place = mode == "append" or self._format == "delta" or self._dynamic_overwrite()
         files = None if in_place else self._files(final)
         if files is None:
             if not in_place:
@@ -189,7 +270,7 @@ class AtomicSparkDataset(SparkDataset):
                     "FileSystem in the client to rename with.",
                     final,
                 )
-            _spark_save(self, data)
+            data.write.save(final.removeprefix("/dbfs"), self._format, **self._write_args)
             return
 
         self._remove_stale(files, final)
@@ -204,9 +285,9 @@ class AtomicSparkDataset(SparkDataset):
         stem = f"{final[: len(final) - len(name)]}.{name}"
         tag = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         temporary, previous = f"{stem}.tmp-{tag}", f"{stem}.old-{tag}"
-        save_args = {**self._save_args, "mode": "overwrite"}
+        save_args = {**self._write_args, "mode": "overwrite"}
         try:
-            data.write.save(temporary, self._file_format, **save_args)
+            data.write.save(temporary, self._format, **save_args)
             if not files.exists(f"{temporary}/{SUCCESS_MARKER}"):
                 raise DatasetError(
                     f"Spark wrote '{temporary}' without a {SUCCESS_MARKER} marker "
@@ -222,9 +303,9 @@ class AtomicSparkDataset(SparkDataset):
 
     def _dynamic_overwrite(self) -> bool:
         """Dynamic partition overwrite replaces only the partitions written: not a whole swap."""
-        if not self._save_args.get("partitionBy"):
+        if not self._write_args.get("partitionBy"):
             return False
-        mode = self._save_args.get("partitionOverwriteMode") or get_spark().conf.get(
+        mode = self._write_args.get("partitionOverwriteMode") or spark_session().conf.get(
             "spark.sql.sources.partitionOverwriteMode", "static"
         )
         return str(mode).lower() == "dynamic"
@@ -239,35 +320,85 @@ class AtomicSparkDataset(SparkDataset):
                 files.delete(f"{parent}/{sibling}")
 
 
-_json_save = getattr(JSONDataset.save, "__wrapped__", JSONDataset.save)
+class AtomicJSONDataset(ArtifactMixin, AbstractVersionedDataset[Any, Any]):
+    """A JSON file on any fsspec filesystem, written all-or-nothing.
 
+    Takes ``json.JSONDataset``'s arguments (``filepath`` with a protocol such as ``s3://``,
+    ``save_args`` for ``json.dump``, ``version``, ``credentials``, ``fs_args`` with
+    ``open_args_load``/``open_args_save``) and writes through ``atomic_write``: a run killed
+    mid-write leaves the previous file (or none), never truncated JSON.
 
-class AtomicJSONDataset(JSONDataset):
-    """A ``json.JSONDataset`` that writes a local file to a temporary sibling, then renames it.
+    Example catalog entry::
 
-    A run killed mid-write leaves the previous file (or none), never truncated JSON. Other
-    protocols (s3://, gs://, ...) publish an object only when its upload completes, so they are
-    written as ``JSONDataset`` does.
+        feature_statistics:
+          type: ml_lifecycle.datasets.AtomicJSONDataset
+          filepath: s3://bucket/04_feature/feature_statistics.json
+          credentials: s3_credentials
+          save_args: {indent: 2}
     """
 
-    def save(self, data: Any) -> None:
-        if self._protocol != "file":
-            _json_save(self, data)
-            return
-        target = get_filepath_str(self._get_save_path(), self._protocol)
-        directory = os.path.dirname(target) or "."
-        os.makedirs(directory, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(
-            dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp"
+    DEFAULT_SAVE_ARGS: dict[str, Any] = {"indent": 2}
+
+    def __init__(  # noqa: PLR0913 - json.JSONDataset's own arguments
+        self,
+        *,
+        filepath: str,
+        save_args: dict[str, Any] | None = None,
+        version: Version | None = None,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._location = FileLocation(
+            filepath,
+            credentials=credentials,
+            fs_args=fs_args,
+            version=version,
+            default_open_args_save={"mode": "w"},
         )
+        super().__init__(
+            filepath=self._location.path,
+            version=version,
+            exists_function=self._location.fs.exists,
+            glob_function=self._location.fs.glob,
+        )
+        self._save_args = {**self.DEFAULT_SAVE_ARGS, **(save_args or {})}
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "filepath": self._location.url(),
+            "protocol": self._location.protocol,
+            "save_args": self._save_args,
+            "version": self._version,
+        }
+
+    def load(self) -> Any:
+        path = self._location.fspath(self._get_load_path())
+        with self._location.fs.open(path, **self._location.open_args_load) as handle:
+            return json.load(handle)
+
+    def save(self, data: Any) -> None:
+        path = self._location.fspath(self._get_save_path())
+        open_args = dict(self._location.open_args_save)
+        with atomic_write(self._location.fs, path, open_args.pop("mode"), **open_args) as handle:
+            json.dump(data, handle, **self._save_args)
+
+    def _exists(self) -> bool:
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, **self._save_args)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.remove(temporary)
-            raise
-        self._invalidate_cache()
+            path = self._location.fspath(self._get_load_path())
+        except DatasetError:
+            return False
+        return bool(self._location.fs.exists(path))
+
+    def _artifact_path(self) -> PurePosixPath:
+        if not self._version:
+            return self._filepath
+        saved = self._get_versioned_path(self.resolve_save_version())
+        if self._location.fs.exists(self._location.fspath(saved)):
+            return saved
+        return self._get_load_path()
+
+    def _release(self) -> None:
+        super()._release()
+        self._location.fs.invalidate_cache(self._location.fspath())

@@ -49,12 +49,19 @@ class SparkSourcesDataset(AbstractDataset[None, dict[str, DataFrame]]):
     Spark parses only the columns a query reads, so ``_corrupt_record`` flags a bad value only in
     a column that is read: a consumer that checks records must read all declared columns, as the
     ``ingest`` node does (it persists whole records before splitting them).
+
+    Files are listed and CSV headers read through fsspec (``credentials`` and ``fs_args`` go to
+    the filesystem's constructor, as for kedro-datasets); Spark reads the files through its
+    Hadoop filesystems under the scheme each source declares (``s3a://bucket/raw/*.csv`` is
+    listed with s3fs and read by Spark's ``s3a`` connector).
     """
 
     def __init__(
         self,
         sources: dict[str, dict[str, Any]],
         metadata: dict[str, Any] | None = None,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
     ):
         if not sources:
             raise DatasetError("SparkSourcesDataset needs at least one source under 'sources'.")
@@ -70,6 +77,7 @@ class SparkSourcesDataset(AbstractDataset[None, dict[str, DataFrame]]):
                 raise DatasetError(f"Source '{name}': on_extra_columns must be 'warn' or 'error'.")
         self._sources = sources
         self.metadata = metadata
+        self._fs_options = {**(credentials or {}), **(fs_args or {})}
 
     def load(self) -> dict[str, DataFrame]:
         spark = SparkSession.builder.getOrCreate()
@@ -92,10 +100,9 @@ class SparkSourcesDataset(AbstractDataset[None, dict[str, DataFrame]]):
 
     # -- files -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _list_files(name: str, spec: dict[str, Any]) -> list[str]:
-        path = spec["filepath"]
-        fs, fs_path = fsspec.core.url_to_fs(path)
+    def _list_files(self, name: str, spec: dict[str, Any]) -> list[str]:
+        path = str(spec["filepath"])
+        fs, fs_path = fsspec.core.url_to_fs(path, **self._fs_options)
         if fs.isdir(fs_path):
             found = [p for p in fs.find(fs_path) if not p.rsplit("/", 1)[-1].startswith(("_", "."))]
         elif any(ch in fs_path for ch in "*?["):
@@ -109,11 +116,14 @@ class SparkSourcesDataset(AbstractDataset[None, dict[str, DataFrame]]):
                 f"Source '{name}': no files at '{path}'. Put the raw data there, or point "
                 f"'raw_sources.sources.{name}.filepath' in conf/<env>/catalog.yml at it."
             )
+        scheme, delimiter, _ = path.partition("://")
+        if delimiter and scheme != "file":
+            # The declared scheme, not fsspec's first name for it: Spark knows s3a://, not s3://.
+            return sorted(f"{scheme}://{p}" for p in found)
         return sorted(fs.unstrip_protocol(p) for p in found)
 
-    @staticmethod
-    def _first_line(url: str) -> str | None:
-        with fsspec.open(url, "rb", compression="infer") as handle:
+    def _first_line(self, url: str) -> str | None:
+        with fsspec.open(url, "rb", compression="infer", **self._fs_options) as handle:
             line = handle.readline(HEADER_BYTES)
         if not line.strip():
             return None
