@@ -162,21 +162,45 @@ def _check_the_gate_keeps_the_champion(store, tmp_path) -> None:
     assert client.get_model_version_by_alias("flight_delay", "champion").version in (1, "1")
     assert client.get_model_version("flight_delay", "2").tags["gate"] == "failed"
 
-    # A node that fails: the MLflow run ends FAILED with the error; no alias moves.
+    # A node that fails (the gate, after training logged a model): the MLflow run ends FAILED
+    # with the node and its error; no alias moves.
     failed = kedro_run(
+        "--pipelines",
+        "training,registry",
+        params={"data_dir": str(tmp_path), "registry.metric": "no_such_metric"},
+        tracking=store,
+    )
+    assert failed.returncode != 0
+    experiment = client.get_experiment_by_name("ml-lifecycle").experiment_id
+
+    def last_run():
+        runs = client.search_runs(
+            [experiment], order_by=["attributes.start_time DESC"], max_results=1
+        )
+        return runs[0]
+
+    last = last_run()
+    assert last.info.status == "FAILED"
+    assert last.data.tags["error_node"] == "gate_model"
+    assert (
+        "registry.metric 'no_such_metric' is not a metric of the champion"
+        in last.data.tags["error"]
+    )
+    aliases = client.get_registered_model("flight_delay").aliases
+    assert {k: str(v) for k, v in aliases.items()} == {"champion": "1"}
+
+    # An invalid parameter stops the run before its first node, and that run ends FAILED too.
+    invalid = kedro_run(
         "--pipelines",
         "training,registry",
         params={"data_dir": str(tmp_path), "training.schedule.name": "bogus"},
         tracking=store,
     )
-    assert failed.returncode != 0
-    experiment = client.get_experiment_by_name("ml-lifecycle").experiment_id
-    last = client.search_runs([experiment], order_by=["attributes.start_time DESC"], max_results=1)[
-        0
-    ]
+    assert invalid.returncode != 0
+    last = last_run()
     assert last.info.status == "FAILED"
-    assert last.data.tags["error_node"] == "train_model"
-    assert "training.schedule.name must be one of" in last.data.tags["error"]
+    assert last.data.tags["error_node"] == "(parameters, before the first node)"
+    assert "training.schedule.name" in last.data.tags["error"]
     aliases = client.get_registered_model("flight_delay").aliases
     assert {k: str(v) for k, v in aliases.items()} == {"champion": "1"}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import mlflow
 from kedro.framework.hooks import hook_impl
 
 from ml_lifecycle.core.errors import ConfigError
@@ -74,8 +75,25 @@ def validate_blocks(
 class ValidateParamsHooks:
     """Validates the run's parameter blocks in `before_pipeline_run`, before any node starts."""
 
-    @hook_impl
+    # Last, so the MLflow run kedro-mlflow starts in its own before_pipeline_run exists already.
+    @hook_impl(trylast=True)
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         """Raises ConfigError, one sentence naming the dotted key, for an invalid block."""
         parameters = catalog.load("parameters") if "parameters" in catalog else {}
-        validate_blocks(parameters, used_blocks(set(pipeline.inputs())), run_params.get("env"))
+        try:
+            validate_blocks(parameters, used_blocks(set(pipeline.inputs())), run_params.get("env"))
+        except ConfigError as error:
+            _fail_active_run(error)
+            raise
+
+
+def _fail_active_run(error: ConfigError) -> None:
+    """Ends the run's MLflow run FAILED with the error: Kedro calls no on_pipeline_error hook
+    for an error raised before the first node, and MLflow would otherwise end it FINISHED."""
+    run = mlflow.active_run()
+    if run is None:
+        return
+    client = mlflow.MlflowClient()
+    client.set_tag(run.info.run_id, "error", f"{type(error).__name__}: {error}"[:4000])
+    client.set_tag(run.info.run_id, "error_node", "(parameters, before the first node)")
+    mlflow.end_run(status="FAILED")
