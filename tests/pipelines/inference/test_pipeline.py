@@ -39,7 +39,7 @@ def test_the_batch_reuses_training_nodes_and_statistics_and_pins_the_champion_fi
     ]
     assert nodes["inference.champion_cleaning_statistics"].inputs == [
         "inference.champion",
-        "cleaning_statistics_if_any",
+        "cleaning_statistics",
     ]
     assert "cleaning_statistics" not in pipe.all_outputs()
     # The champion is resolved before the batch is read, whatever the nodes' order: ingestion
@@ -81,7 +81,7 @@ def test_without_a_champion_the_run_stops_before_the_batch_is_read():
         {
             "inference.champion": _Loads(no_champion),
             "inference.raw_sources": _Loads(lambda: read.append(1)),
-            "cleaning_statistics_if_any": MemoryDataset(None),
+            "cleaning_statistics": MemoryDataset(None),
             **{
                 f"params:{key}": MemoryDataset({})
                 for key in ("ingestion", "inference.cleaning", "inference.scoring")

@@ -69,7 +69,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         namespace="inference",
         # Shared with training, not namespaced: the data folder's cleaning statistics (only
         # used when the champion's run has none) and the ingestion declarations.
-        inputs={"fitted_cleaning_statistics": "cleaning_statistics_if_any"},
+        inputs={"fitted_cleaning_statistics": "cleaning_statistics"},
         parameters={"params:ingestion": "params:ingestion"},
         tags=["inference"],
     )
