@@ -6,7 +6,9 @@ import logging
 from types import SimpleNamespace
 
 import pytest
+from kedro.io import DatasetError
 
+from ml_lifecycle.core.errors import NoChampionError
 from ml_lifecycle.summary import MAX_LINES, RunSummaryHooks, summary_role
 
 
@@ -234,3 +236,17 @@ def test_an_unknown_summary_role_is_refused_in_one_sentence():
     assert summary_role({"kedro-viz": {}}, "x") is None
     with pytest.raises(ValueError, match="metadata.summary must be one of accounting"):
         summary_role({"summary": "rows"}, "x")
+
+
+def test_a_dataset_error_is_told_by_the_project_error_behind_it(logged):
+    hooks = _hooks()
+    cause = NoChampionError("The registered model 'm' has no 'champion' version in sqlite://.")
+    try:
+        raise DatasetError(f"inference.champion: {cause}") from cause
+    except DatasetError as wrapped:
+        hooks.on_pipeline_error(wrapped, RUN)
+    errors = [r.getMessage() for r in _records(logged) if r.levelno == logging.ERROR]
+    assert errors == [
+        "the run, before any node, failed: NoChampionError: "
+        "The registered model 'm' has no 'champion' version in sqlite://."
+    ]

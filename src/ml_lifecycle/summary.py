@@ -24,6 +24,8 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
+from ml_lifecycle.core.errors import LifecycleError
+
 logger = logging.getLogger(__name__)
 
 MAX_LINES = 15
@@ -205,7 +207,19 @@ def summary_lines(  # noqa: PLR0913 - one run's facts, each named
     return [*head, *((logging.INFO, line) for line in folded), *rest][:MAX_LINES]
 
 
+def _project_error(error: BaseException) -> BaseException:
+    """The project's own error behind `error`: Kedro's catalog re-raises a dataset's error as a
+    DatasetError prefixed with the dataset's name, the original as its cause."""
+    cause = error.__cause__
+    while cause is not None:
+        if isinstance(cause, LifecycleError):
+            return cause
+        cause = cause.__cause__
+    return error
+
+
 def _first_line(error: BaseException) -> str:
+    error = _project_error(error)
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {_short(text[0], 160) if text else ''}".rstrip(": ")
 
