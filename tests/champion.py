@@ -58,6 +58,16 @@ EXAMPLE = pd.DataFrame(
         "sched_dep_hour": [7.0, None],
     }
 )
+# The row-wise cleaning the model applies before Keras (ml_lifecycle.model.cleaning_plan): here the
+# table's types only, nothing clipped or imputed, so the model's own preprocessing decides.
+CLEANING: dict[str, Any] = {
+    "columns": {
+        "distance": {"type": "double", "coerce": None, "clip": None, "impute": None},
+        "temp": {"type": "double", "coerce": None, "clip": None, "impute": None},
+        "carrier": {"type": "string", "coerce": None, "clip": None, "impute": None},
+        "sched_dep_hour": {"type": "int", "coerce": None, "clip": None, "impute": None},
+    }
+}
 # A whole training block (build_model reads the shape: hidden units, l2, dropout, embedding).
 MODEL = {
     "seed": 0,
@@ -98,13 +108,15 @@ def register_champion(
     model: keras.Model,
     statistics: dict[str, Any] = STATISTICS,
     champion: bool = True,
+    cleaning: dict[str, Any] = CLEANING,
 ) -> tuple[str, str]:
     """Logs `model` (serving.log_model), registers it; returns (version, run id).
 
     Uses the active tracking store (the `mlflow_store` fixture). `champion`: point the alias at it.
+    `cleaning`: the plan the logged model cleans its rows with.
     """
     with mlflow.start_run() as run:
-        info = serving.log_model(model, statistics, EXAMPLE)
+        info = serving.log_model(model, {**statistics, "cleaning": cleaning}, EXAMPLE)
     client = MlflowClient()
     version = register(client, info.model_uri, name, run.info.run_id)
     if champion:

@@ -4,7 +4,9 @@ MLflow's own Keras pyfunc feeds `Model.predict`, whose NumPy adapter refuses str
 model with StringLookup inputs could not be served or used in `spark_udf`. The logged model keeps
 the standard `keras` flavor (`mlflow.keras.load_model` returns the Keras model) and points its
 `python_function` flavor at `_load_pyfunc` below: it takes a pandas DataFrame of raw feature
-columns (missing values allowed) and returns the model's output for each row.
+columns (missing values allowed), cleans them as batch cleaning does (the training run's cast,
+clip and imputation: ml_lifecycle.model.cleaning_plan, stored in the model's metadata as
+`cleaning`), and returns the model's output for each row.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from mlflow.models.model import MLMODEL_FILE_NAME
 from mlflow.models.utils import _save_example
 from mlflow.types.schema import ColSpec, Schema
 
+from ml_lifecycle.model import cleaning_plan
 from ml_lifecycle.model.layers import input_spec, predict_raw
 
 # MLflow column types of the model's raw inputs. Integer categories are declared double, as MLflow
@@ -46,6 +49,10 @@ class RawFeaturesModel:
         absent = [c for c in self.metadata.get("features") or {} if c not in data.columns]
         if absent:
             data = data.assign(**dict.fromkeys(absent, None))
+        # A model logged before cleaning travelled with it has none: its rows go in as they are.
+        plan = self.metadata.get("cleaning")
+        if plan is not None:
+            data = cleaning_plan.apply(data, plan)
         scores = predict_raw(self.model, data)
         if self.metadata.get("task") == "multiclass":
             return pd.DataFrame(scores, columns=self.metadata["class_names"], index=data.index)
@@ -124,12 +131,23 @@ def log_model(
     input_example: pd.DataFrame,
     name: str = "model",
 ) -> mlflow.models.model.ModelInfo:
-    """Logs `model` to the active MLflow run; returns its ModelInfo (`models:/<model_id>`)."""
+    """Logs `model` to the active MLflow run; returns its ModelInfo (`models:/<model_id>`).
+
+    `statistics` are the feature statistics with the run's cleaning plan as `cleaning`
+    (ml_lifecycle.model.cleaning_plan): the logged model cleans every row it scores with it.
+    """
+    if "cleaning" not in statistics:
+        raise ValueError(
+            "log_model: the statistics have no `cleaning` plan; the served model would skip "
+            "the cleaning batch inference applies (see training's package_model)."
+        )
+    features = input_spec(statistics)
     metadata = {
         "task": statistics["task"],
         "class_names": statistics.get("class_names"),
         "label": statistics.get("label", {}).get("name"),
-        "features": input_spec(statistics),
+        "features": features,
+        "cleaning": cleaning_plan.restrict(statistics["cleaning"], list(features)),
     }
     requirements = [
         f"tensorflow=={version('tensorflow')}",

@@ -29,6 +29,7 @@ from ml_lifecycle.core.spark import (
     require_columns,
 )
 from ml_lifecycle.pipelines.cleaning.params import CleaningParams, ConstantImpute, IqrOutlier
+from ml_lifecycle.pipelines.cleaning.plan import build_plan, coerced, repaired
 
 logger = logging.getLogger(__name__)
 
@@ -51,17 +52,26 @@ def _quarantines_missing_target(params: CleaningParams) -> bool:
     return params.target is not None and params.target.on_missing == "quarantine"
 
 
-def _coerce(df: DataFrame, types: dict[str, str]) -> tuple[DataFrame, list[tuple[Column, str]]]:
+def _coerce(df: DataFrame, plan: dict[str, Any]) -> tuple[DataFrame, list[tuple[Column, str]]]:
     """Returns `df` with columns cast to their declared types, and the checks for failed casts."""
     checks = []
-    for name, dtype in types.items():
-        df = df.withColumn(f"_orig_{name}", col(name)).withColumn(
-            name, F.expr(f"try_cast({quote(name)} AS {dtype})")
-        )
+    for name, step in plan["columns"].items():
+        if not step["coerce"]:
+            continue
+        df = df.withColumn(f"_orig_{name}", col(name)).withColumn(name, coerced(name, step))
         checks.append(
             (F.col(f"_orig_{name}").isNotNull() & col(name).isNull(), f"type_coercion:{name}")
         )
     return df, checks
+
+
+def column_types(df: DataFrame, types: dict[str, str]) -> dict[str, str]:
+    """Returns {column: Spark type} of `df` once the declared `types` are cast (no Spark job)."""
+    cast = df.select(
+        *[F.expr(f"try_cast({quote(c)} AS {types[c]})").alias(c) if c in types else col(c)
+          for c in df.columns]
+    )  # fmt: skip
+    return dict(cast.dtypes)
 
 
 def _finite_values(df: DataFrame) -> DataFrame:
@@ -148,7 +158,13 @@ def fit_cleaning_statistics(intermediate: DataFrame, params: dict[str, Any]) -> 
                 (None, None) if mean is None or std is None else (mean - z * std, mean + z * std)
             )
         bounds[name] = {"method": spec.method, "lower": lower, "upper": upper}
-    stats = {"fitted_on_rows": row["_rows"], "impute": impute, "outliers": bounds}
+    stats = {
+        "fitted_on_rows": row["_rows"],
+        "impute": impute,
+        "outliers": bounds,
+        # The table's types: the logged model casts a served value as cleaning does (plan.py).
+        "column_types": column_types(intermediate, params.types),
+    }
     logger.info("cleaning statistics fitted on %s rows", f"{row['_rows']:,}")
     return stats
 
@@ -162,7 +178,8 @@ def clean(
     columns = intermediate.columns
     types = params.types
     target = params.target
-    df, checks = _coerce(intermediate, types)
+    plan = build_plan(params, statistics, column_types(intermediate, types))
+    df, checks = _coerce(intermediate, plan)
     floats = float_columns(df)
     df = df.withColumns({c: null_if_nan(col(c)) for c in floats}) if floats else df
 
@@ -186,22 +203,16 @@ def clean(
         df = _tag_duplicates(df, params.dedupe.keys, params.dedupe.order_by, columns)
 
     fixes = {}
-    for name, spec in outliers.items():
-        lower, upper = statistics["outliers"][name]["lower"], statistics["outliers"][name]["upper"]
-        if spec.action == "clip" and lower is not None:
-            # greatest() skips nulls: a missing value must stay missing (imputation fills it).
-            clipped = F.least(F.greatest(col(name), F.lit(lower)), F.lit(upper))
-            fixes[name] = F.when(col(name).isNotNull(), clipped)
-    dtypes = dict(df.dtypes)
-    for name, value in statistics["impute"].items():
-        if value is not None:
-            base = fixes.get(name, col(name))
-            fixes[name] = F.coalesce(base, F.lit(value).cast(dtypes[name]))
+    for name, step in plan["columns"].items():
+        fixed = repaired(name, step)
+        if fixed is not None:
+            fixes[name] = fixed
     if target is not None and target.on_missing == "fill":
+        dtypes = dict(df.dtypes)
         name = target.column
-        fixes[name] = F.coalesce(col(name), F.lit(target.fill_value).cast(dtypes[name]))
-    fixed = {name: expr.cast(dtypes[name]) for name, expr in fixes.items()}
-    df = df.withColumns(fixed) if fixed else df
+        fill = F.coalesce(col(name), F.lit(target.fill_value).cast(dtypes[name]))
+        fixes[name] = fill.cast(dtypes[name])
+    df = df.withColumns(fixes) if fixes else df
 
     # Both outputs read this one evaluation of the window and the rules.
     df = df.persist(StorageLevel.MEMORY_AND_DISK)

@@ -15,9 +15,12 @@ import tensorflow as tf
 
 from ml_lifecycle.core.errors import ConfigError
 from ml_lifecycle.core.params import parse
+from ml_lifecycle.model.cleaning_plan import restrict
 from ml_lifecycle.model.devices import configure
 from ml_lifecycle.model.inputs import count_rows, make_dataset, training_inputs
 from ml_lifecycle.model.layers import build_model, compile_model, input_spec
+from ml_lifecycle.pipelines.cleaning.params import CleaningParams
+from ml_lifecycle.pipelines.cleaning.plan import build_plan
 from ml_lifecycle.pipelines.training.params import TrainingParams
 
 logger = logging.getLogger(__name__)
@@ -172,10 +175,25 @@ def train_model(
     return model, {"summary": summary, "history": history}
 
 
-def package_model(
-    model: keras.Model, test: pads.Dataset, statistics: dict[str, Any], example_rows: int = 5
+def package_model(  # noqa: PLR0913 - the model, its example rows and the two statistics it keeps
+    model: keras.Model,
+    test: pads.Dataset,
+    statistics: dict[str, Any],
+    cleaning_statistics: dict[str, Any],
+    cleaning_params: dict[str, Any],
+    example_rows: int = 5,
 ) -> dict[str, Any]:
-    """Returns what MLflow logs with the model: it, its statistics and raw test rows as example."""
+    """Returns what MLflow logs with the model: it, its statistics with the run's cleaning plan
+    (so a served row is cleaned as batch inference cleans it) and raw test rows as example."""
+    types = cleaning_statistics.get("column_types")
+    if types is None:
+        raise ConfigError(
+            "training: cleaning_statistics.json has no column_types (fitted by an older "
+            "version); run `kedro run --pipelines cleaning` again before training."
+        )
+    params = parse(CleaningParams, cleaning_params, "cleaning")
     columns = list(input_spec(statistics))
+    plan = restrict(build_plan(params, cleaning_statistics, types), columns)
     example = test.head(example_rows, columns=columns).to_pandas()
-    return {"model": model, "statistics": statistics, "input_example": example}
+    packaged = {**statistics, "cleaning": plan}
+    return {"model": model, "statistics": packaged, "input_example": example}

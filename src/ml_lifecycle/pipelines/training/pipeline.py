@@ -22,7 +22,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 package_model,
-                inputs=["model", "model_input_test", "feature_statistics"],
+                inputs=[
+                    "model",
+                    "model_input_test",
+                    "feature_statistics",
+                    "cleaning_statistics",
+                    "params:cleaning",
+                ],
                 outputs="logged_model",
                 name="log_model",
             ),
