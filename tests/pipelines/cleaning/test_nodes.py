@@ -139,3 +139,8 @@ def test_config_mistakes_are_one_sentence_errors(intermediate, params, message):
     with pytest.raises(ConfigError, match=message):
         stats = fit_cleaning_statistics(intermediate, {**PARAMS, **params})
         clean(intermediate, stats, {**PARAMS, **params})
+
+
+def test_cleaning_without_fitted_statistics_says_to_run_the_whole_stage(intermediate):
+    with pytest.raises(ConfigError, match=r"no cleaning_statistics.json .*--pipelines cleaning"):
+        clean(intermediate, None, PARAMS)

@@ -16,6 +16,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from ml_lifecycle.core.columns import REASON
+from ml_lifecycle.core.errors import ConfigError
 from ml_lifecycle.core.params import parse
 from ml_lifecycle.core.quarantine import check_stage, counts_by
 from ml_lifecycle.core.spark import (
@@ -170,10 +171,15 @@ def fit_cleaning_statistics(intermediate: DataFrame, params: dict[str, Any]) -> 
 
 
 def clean(
-    intermediate: DataFrame, statistics: dict[str, Any], params: dict[str, Any]
+    intermediate: DataFrame, statistics: dict[str, Any] | None, params: dict[str, Any]
 ) -> tuple[DataFrame, DataFrame]:
     """Returns (clean rows, quarantined rows with `_reason`) after every declared rule."""
     params = parse(CleaningParams, params, "cleaning")
+    if statistics is None:
+        raise ConfigError(
+            "cleaning: the data folder has no cleaning_statistics.json to clean with; run the "
+            "whole stage (`kedro run --pipelines cleaning`), which fits them first."
+        )
     _validate(intermediate, params)
     columns = intermediate.columns
     types = params.types

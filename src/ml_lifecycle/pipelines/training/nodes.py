@@ -185,11 +185,12 @@ def package_model(  # noqa: PLR0913 - the model, its example rows and the two st
 ) -> dict[str, Any]:
     """Returns what MLflow logs with the model: it, its statistics with the run's cleaning plan
     (so a served row is cleaned as batch inference cleans it) and raw test rows as example."""
-    types = cleaning_statistics.get("column_types")
+    types = (cleaning_statistics or {}).get("column_types")
     if types is None:
         raise ConfigError(
-            "training: cleaning_statistics.json has no column_types (fitted by an older "
-            "version); run `kedro run --pipelines cleaning` again before training."
+            "training: the data folder's cleaning_statistics.json is missing or has no "
+            "column_types (fitted by an older version); run `kedro run --pipelines cleaning` "
+            "before training."
         )
     params = parse(CleaningParams, cleaning_params, "cleaning")
     columns = list(input_spec(statistics))
