@@ -96,7 +96,15 @@ def _staged_promotion(name: str, model_uri: str, tmp_path: Path):
     )
     catalog.save("registered_model", {"model_uri": model_uri})
     version = catalog.load("registered_model")["version"]
-    decision = decide(name, version, {"auc": 0.8}, None, None, {"minimum": {"auc": 0.5}})
+    params = {
+        "model_name": name,
+        "minimum": {"auc": 0.5},
+        "maximum": {},
+        "metric": "auc",
+        "greater_is_better": True,
+        "margin": 0.0,
+    }
+    decision = decide(name, version, {"auc": 0.8}, None, None, params)
     catalog.save("registry_update", registry_update(decision))
     return catalog, decision
 

@@ -12,6 +12,7 @@ from ml_lifecycle.pipelines.registry.gate import decide, gate_checks
 from ml_lifecycle.pipelines.registry.nodes import register_model, registry_update
 
 PARAMS = {
+    "model_name": "m",
     "minimum": {"roc_auc": 0.6, "pr_auc": None},
     "maximum": {"log_loss": 0.7},
     "metric": "roc_auc",

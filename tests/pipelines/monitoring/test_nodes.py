@@ -22,7 +22,13 @@ PARAMS = {
         "default": {"psi": 0.2, "js": 0.1, "linf": 0.1, "unseen_share": 0.01},
         "columns": {"distance": {"psi": 0.5}},
     },
+    "significance": 0.01,
+    "quarantine": {"max_share": 0.05},
+    "performance": {"min_labelled_rows": 200},
 }
+PERFORMANCE = PARAMS["performance"]
+# `iterate.retrain` where a test checks only the triggers: nothing to retrain on.
+RETRAIN = {"window": {}, "pipelines": [], "params": {}, "data_dir": "d"}
 CHAMPION = {"model_name": "m", "model_version": "3", "model_run_id": "r"}
 FEATURES = {"task": "binary", "label": "CAST(arr_delay > 15 AS INT)"}
 
@@ -68,8 +74,13 @@ def test_the_reference_data_has_no_drift_and_no_retrain(spark):
         batch, _predictions(batch), CHAMPION, FEATURES, ["flight"], {"min_labelled_rows": 100}
     )
     assert performance["labelled_rows"] == 1980 and performance["value"] == pytest.approx(1.0)
-    retrain_params = {"window": {"flights_path": "x"}, "pipelines": ["training"], "data_dir": "d"}
-    triggers = {"triggers": {"drift": "any", "performance": {"minimum": 0.6}}}
+    retrain_params = {
+        "window": {"flights_path": "x"},
+        "pipelines": ["training"],
+        "params": {},
+        "data_dir": "d",
+    }
+    triggers = {"triggers": {"drift": "any", "performance": {"minimum": 0.6, "maximum": None}}}
     decision = decide_iteration(report, performance, {**triggers, "retrain": retrain_params})
     assert decision["retrain"] is False and decision["reasons"] == []
     # The decision carries the retraining it would start; `kedro iterate` starts none here.
@@ -91,12 +102,11 @@ def test_a_shifted_batch_flags_its_columns_and_asks_for_retraining(spark):
            if bar.get_facecolor()[:3] == to_rgb("#c0392b")]  # fmt: skip
     assert ax.get_xscale() == "log" and sorted(red) == sorted(report["over"])
     performance = measure_performance(
-        batch, _predictions(batch, good=False), CHAMPION, FEATURES, ["flight"], {}
+        batch, _predictions(batch, good=False), CHAMPION, FEATURES, ["flight"], PERFORMANCE
     )
     assert performance["value"] == pytest.approx(0.0)
-    decision = decide_iteration(
-        report, performance, {"triggers": {"drift": ["carrier"], "performance": {"minimum": 0.6}}}
-    )
+    triggers = {"drift": ["carrier"], "performance": {"minimum": 0.6, "maximum": None}}
+    decision = decide_iteration(report, performance, {"triggers": triggers, "retrain": RETRAIN})
     assert decision["retrain"] is True
     assert [r.split(":")[0] for r in decision["reasons"]] == ["drift", "performance"]
     assert decision["reasons"][0].startswith("drift: carrier (")
@@ -125,7 +135,8 @@ def test_a_small_batch_drawn_from_the_reference_is_within_noise_not_drift(spark)
     assert report["over"] == {} and carrier["over"] == []
     assert report["within_noise"] == {"carrier": carrier["within_noise"]}
     assert carrier["within_noise"][0].startswith("js ")
-    decision = decide_iteration(report, {"value": None}, {"triggers": {"drift": "any"}})
+    triggers = {"drift": "any", "performance": None}
+    decision = decide_iteration(report, {"value": None}, {"triggers": triggers, "retrain": RETRAIN})
     assert decision["retrain"] is False
     assert decision["checks"][0]["within_noise"] == report["within_noise"]
     # Without the significance level the thresholds alone decide, and it would retrain.
@@ -170,11 +181,13 @@ def test_an_unlabelled_batch_skips_the_metric(spark):
     batch = _batch(spark).drop("arr_delay")
     reference = _reference(spark)
     reference["columns"].pop("prediction")
+    predictions = batch.selectExpr("flight", "0.5 AS prediction")
     performance = measure_performance(
-        batch, batch.selectExpr("flight", "0.5 AS prediction"), CHAMPION, FEATURES, ["flight"], {}
+        batch, predictions, CHAMPION, FEATURES, ["flight"], PERFORMANCE
     )
     assert performance["labelled_rows"] == 0 and performance["value"] is None
     report = {"model": {}, "columns": {}, "over": {}}
-    decision = decide_iteration(report, performance, {"triggers": {"performance": {"minimum": 1}}})
+    triggers = {"drift": "any", "performance": {"minimum": 1, "maximum": None}}
+    decision = decide_iteration(report, performance, {"triggers": triggers, "retrain": RETRAIN})
     assert decision["retrain"] is False
     assert decision["checks"][-1]["skipped"] == "0 labelled rows"

@@ -19,8 +19,10 @@ from pyspark.sql import functions as F
 
 from ml_lifecycle.core.columns import REASON
 from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.core.params import parse
 from ml_lifecycle.core.quarantine import check_stage, counts_by
 from ml_lifecycle.core.spark import col, first_reason, is_non_finite, require_columns
+from ml_lifecycle.pipelines.inference.params import Scoring
 
 logger = logging.getLogger(__name__)
 
@@ -104,13 +106,17 @@ def _argmax(columns: dict[str, str]) -> Column:
 
 
 def score_batch(
-    batch: DataFrame, champion: dict[str, Any], params: dict[str, Any]
+    batch: DataFrame, champion: dict[str, Any], params: Scoring | dict[str, Any]
 ) -> tuple[DataFrame, DataFrame]:
-    """Returns (scored rows: keys, passthrough, prediction, model columns; unscorable rows)."""
+    """Returns (scored rows: keys, passthrough, prediction, model columns; unscorable rows).
+
+    `params`: the `inference.scoring` block.
+    """
+    params = parse(Scoring, params, "inference.scoring")
     features = champion["features"]
     name, version = champion["model_name"], champion["model_version"]
     require_columns(batch.columns, features, f"inference: the features of {name} v{version}")
-    keep = list(dict.fromkeys([*params.get("keys", []), *params.get("passthrough", [])]))
+    keep = list(dict.fromkeys([*params.keys, *params.passthrough]))
     require_columns(batch.columns, keep, "inference.keys/passthrough")
 
     multiclass = _is_multiclass(champion)

@@ -1,6 +1,6 @@
-"""The typed `inference` block (conf/base/parameters_inference.yml); not yet read by the
-inference nodes (they take `scoring` as a plain dict). Its `cleaning` is the cleaning stage's
-own model: the namespaced `clean` node parses it."""
+"""The typed `inference` block (conf/base/parameters_inference.yml): `score_batch` parses
+`scoring`; `cleaning` is the cleaning stage's own model, which the namespaced `clean` node
+parses."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from ml_lifecycle.pipelines.cleaning.params import CleaningParams
 
 
 class Scoring(Params):
+    """`inference.scoring`: the columns written next to each prediction, to join it back."""
+
     keys: list[str]
     passthrough: list[str]
 

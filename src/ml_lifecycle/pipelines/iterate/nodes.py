@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.core.params import parse
+from ml_lifecycle.pipelines.iterate.params import IterateParams
 
 logger = logging.getLogger(__name__)
 
@@ -20,14 +22,16 @@ LOWER_IS_BETTER = {"rmse"}
 
 
 def decide_iteration(
-    drift_report: dict[str, Any], performance: dict[str, Any], params: dict[str, Any]
+    drift_report: dict[str, Any],
+    performance: dict[str, Any],
+    params: IterateParams | dict[str, Any],
 ) -> dict[str, Any]:
     """Returns {retrain, reasons, checks, retraining}: every trigger checked, with its numbers."""
-    triggers = params.get("triggers") or {}
-    retrain = params.get("retrain") or {}
+    params = parse(IterateParams, params, "iterate")
+    triggers, retrain = params.triggers, params.retrain
     reasons, checks = [], []
 
-    watched = triggers.get("drift", "any")
+    watched = triggers.drift
     if watched:
         columns = set(drift_report["columns"])
         if watched != "any":
@@ -41,10 +45,9 @@ def decide_iteration(
         checks.append({"trigger": "drift", "columns": watched, "over": over, "within_noise": noise})
         reasons += [f"drift: {c} ({', '.join(r)})" for c, r in over.items()]
 
-    bounds = triggers.get("performance") or {}
     metric, value = performance.get("metric"), performance.get("value")
     bound_key = "maximum" if metric in LOWER_IS_BETTER else "minimum"
-    bound = bounds.get(bound_key)
+    bound = None if triggers.performance is None else getattr(triggers.performance, bound_key)
     if bound is not None:
         check = {"trigger": "performance", "metric": metric, "value": value, bound_key: bound}
         if value is None:
@@ -62,10 +65,10 @@ def decide_iteration(
         "checks": checks,
         # What `kedro iterate` starts when `retrain` is true; as configured, whatever the verdict.
         "retraining": {
-            "pipelines": list(retrain.get("pipelines") or []),
-            "window": dict(retrain.get("window") or {}),
-            "params": dict(retrain.get("params") or {}),
-            "data_dir": retrain.get("data_dir"),
+            "pipelines": list(retrain.pipelines),
+            "window": dict(retrain.window),
+            "params": dict(retrain.params),
+            "data_dir": retrain.data_dir,
         },
     }
     if reasons:

@@ -1,16 +1,20 @@
-"""The typed `iterate` block (in conf/base/parameters_monitoring.yml); not yet read by the
-iterate nodes, which take it as a plain dict."""
+"""The typed `iterate` block (in conf/base/parameters_monitoring.yml), read by
+`decide_iteration`."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
 
 from ml_lifecycle.core.params import Params
 
 
 class PerformanceTrigger(Params):
-    minimum: float | None = None
-    maximum: float | None = None
+    # Binary roc_auc and multiclass accuracy: retrain below `minimum`; rmse: above `maximum`
+    # (null: no bound).
+    minimum: float | None
+    maximum: float | None
 
 
 class Triggers(Params):
@@ -23,7 +27,8 @@ class Retrain(Params):
     window: dict[str, Any]  # runtime parameters pointing the sources at the window
     pipelines: list[str]
     params: dict[str, Any]  # runtime parameters of the retraining run
-    data_dir: str | None = None  # absent: the retraining run's env decides
+    # Each retraining's data folder is <data_dir>/<the iterate run's MLflow id>.
+    data_dir: Annotated[str, Field(min_length=1)]
 
 
 class IterateParams(Params):

@@ -20,7 +20,9 @@ from pyspark.sql import functions as F
 
 from ml_lifecycle.core import drift
 from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.core.params import parse
 from ml_lifecycle.core.spark import checked_expr, col
+from ml_lifecycle.pipelines.monitoring.params import MonitoringParams, Performance
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -31,10 +33,6 @@ PREDICTION = "prediction"
 # The champion's artifacts (inference.champion in the catalog) its reference is made of.
 REFERENCES = ("reference_profile", "prediction_profile")
 METRICS = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse"}
-# A distance past its threshold is drift only if its column's G-test p-value is below this.
-DEFAULT_SIGNIFICANCE = 0.01
-# A batch that loses more than this share of its rows to quarantine before scoring is warned of.
-DEFAULT_MAX_QUARANTINED_SHARE = 0.05
 # The drift plot's left edge: a distance under 0.1% of its threshold is drawn at it.
 PLOT_FLOOR = 1e-3
 
@@ -67,28 +65,18 @@ def champion_reference(champion: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _thresholds(name: str, params: dict[str, Any]) -> dict[str, float]:
-    thresholds = params.get("thresholds") or {}
+def _thresholds(name: str, params: MonitoringParams) -> dict[str, float | None]:
+    """Returns the default thresholds with the keys `name`'s own entry sets replacing theirs."""
+    column = params.thresholds.columns.get(name)
     return {
-        **(thresholds.get("default") or {}),
-        **((thresholds.get("columns") or {}).get(name) or {}),
+        **params.thresholds.default.model_dump(exclude_unset=True),
+        **({} if column is None else column.model_dump(exclude_unset=True)),
     }
 
 
-def _significance(params: dict[str, Any]) -> float | None:
-    value = params.get("significance", DEFAULT_SIGNIFICANCE)
-    if value is None:
-        return None
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1:
-        raise ConfigError(
-            f"monitoring.significance must be a level between 0 and 1 (or null), not {value!r}."
-        )
-    return float(value)
-
-
-def _batch_quarantine(stages: tuple[dict[str, Any], ...], params: dict[str, Any]) -> dict:
+def _batch_quarantine(stages: tuple[dict[str, Any], ...], params: MonitoringParams) -> dict:
     """Returns what the batch lost before scoring: rows in, scored, quarantined by reason."""
-    limit = (params.get("quarantine") or {}).get("max_share", DEFAULT_MAX_QUARANTINED_SHARE)
+    limit = params.quarantine.max_share
     rows_in = int(stages[0]["in"])
     by_reason: dict[str, int] = {}
     for stage in stages:
@@ -103,7 +91,7 @@ def _batch_quarantine(stages: tuple[dict[str, Any], ...], params: dict[str, Any]
         "share": share,
         "by_reason": by_reason,
         "max_share": limit,
-        "over": limit is not None and share > float(limit),
+        "over": share > limit,
     }
     if summary["over"]:
         logger.warning(
@@ -122,7 +110,7 @@ def measure_drift(
     reference: dict[str, Any],
     batch: DataFrame,
     predictions: DataFrame,
-    params: dict[str, Any],
+    params: MonitoringParams | dict[str, Any],
     *accounting: dict[str, Any],
 ) -> dict[str, Any]:
     """Returns every monitored column's distances, thresholds and verdict, for a report.
@@ -131,6 +119,7 @@ def measure_drift(
     `accounting`: the batch's row accounting sections in stage order (ingestion, cleaning,
     scoring), so the report also says how much of the batch never reached the comparison.
     """
+    params = parse(MonitoringParams, params, "monitoring")
     specs = reference["columns"]
     features = [c for c in specs if c != PREDICTION]
     missing = sorted(set(features) - set(batch.columns))
@@ -139,7 +128,7 @@ def measure_drift(
             f"monitoring: the batch has no {missing}, which the champion's reference describes; "
             "the batch must be in the training data's landing format."
         )
-    max_values = int(params.get("max_categories", 1000))
+    max_values = params.max_categories
     numeric = [c for c in features if specs[c]["kind"] == "numeric"]
     batch_profile = drift.profile(
         batch,
@@ -154,7 +143,7 @@ def measure_drift(
     else:
         current[PREDICTION] = drift.categorical_profile(predictions, PREDICTION, max_values)
 
-    significance = _significance(params)
+    significance = params.significance
     columns, thresholds, over, noise = {}, {}, {}, {}
     for name, spec in specs.items():
         distances = drift.compare_column(spec, current[name])
@@ -212,9 +201,13 @@ def measure_performance(
     champion: dict[str, Any],
     features: dict[str, Any],
     keys: list[str],
-    params: dict[str, Any],
+    params: Performance | dict[str, Any],
 ) -> dict[str, Any]:
-    """Returns the champion's metric on the batch's labelled rows (none: `value` is null)."""
+    """Returns the champion's metric on the batch's labelled rows (none: `value` is null).
+
+    `params`: the `monitoring.performance` block.
+    """
+    params = parse(Performance, params, "monitoring.performance")
     task = features["task"]
     metric = METRICS[task]
     try:
@@ -238,7 +231,7 @@ def measure_performance(
     labelled = labelled.filter(F.col(PREDICTION).isNotNull())
     rows = labelled.count()
     result["labelled_rows"] = int(rows)
-    if rows < int(params.get("min_labelled_rows", 200)):
+    if rows < params.min_labelled_rows:
         logger.info("Batch performance: %s labelled rows, too few to measure %s", rows, metric)
         return result
     if task == "binary":

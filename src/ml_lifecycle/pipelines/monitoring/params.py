@@ -1,7 +1,7 @@
 """The typed `monitoring` block (conf/base/parameters_monitoring.yml).
 
-Read by features (the drift reference's bins) and evaluation (the prediction profile); the
-monitoring nodes take it as a plain dict today.
+Read by features (the drift reference's bins), evaluation (the prediction profile) and the
+monitoring nodes (`measure_drift` the whole block, `measure_performance` its `performance`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ NonNegative = Annotated[float, Field(ge=0)]
 
 
 class Thresholds(Params):
+    """Distance bounds; a key left out (or null) is not checked. Only the keys a block sets
+    count (`model_dump(exclude_unset=True)`), so a column's entry replaces just those."""
+
     psi: NonNegative | None = None
     js: NonNegative | None = None
     linf: NonNegative | None = None

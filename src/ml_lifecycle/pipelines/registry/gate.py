@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ml_lifecycle.core.errors import LifecycleError
+from ml_lifecycle.core.params import parse
+from ml_lifecycle.pipelines.registry.params import RegistryParams
 
 
 def _check(metric: str, value: float | None, op: str, bound: float, label: str) -> dict[str, Any]:
@@ -23,7 +25,9 @@ def _check(metric: str, value: float | None, op: str, bound: float, label: str) 
 
 
 def gate_checks(
-    candidate: dict[str, Any], champion: dict[str, Any] | None, params: dict[str, Any]
+    candidate: dict[str, Any],
+    champion: dict[str, Any] | None,
+    params: RegistryParams | dict[str, Any],
 ) -> list[dict[str, Any]]:
     """Returns every check of the gate with its numbers: absolute bounds, then vs the champion.
 
@@ -31,22 +35,23 @@ def gate_checks(
     with the champion), ``greater_is_better`` and ``margin`` (the candidate must beat the champion
     by at least this much).
     """
+    params = parse(RegistryParams, params, "registry")
     checks = [
-        _check(m, candidate.get(m), ">=", float(b), "minimum")
-        for m, b in (params.get("minimum") or {}).items()
+        _check(m, candidate.get(m), ">=", b, "minimum")
+        for m, b in params.minimum.items()
         if b is not None
     ]
     checks += [
-        _check(m, candidate.get(m), "<=", float(b), "maximum")
-        for m, b in (params.get("maximum") or {}).items()
+        _check(m, candidate.get(m), "<=", b, "maximum")
+        for m, b in params.maximum.items()
         if b is not None
     ]
     if champion is not None:
-        metric, margin = params["metric"], float(params.get("margin", 0.0))
+        metric, margin = params.metric, params.margin
         best = champion.get(metric)
         if best is None or not math.isfinite(best):
             raise LifecycleError(f"registry.metric '{metric}' is not a metric of the champion")
-        if params.get("greater_is_better", True):
+        if params.greater_is_better:
             checks.append(_check(metric, candidate.get(metric), ">=", best + margin, "vs champion"))
         else:
             checks.append(_check(metric, candidate.get(metric), "<=", best - margin, "vs champion"))
@@ -64,7 +69,7 @@ def decide(  # noqa: PLR0913 - the decision's facts, each named
     candidate: dict[str, Any],
     champion: dict[str, Any] | None,
     champion_version: str | None,
-    params: dict[str, Any],
+    params: RegistryParams | dict[str, Any],
 ) -> dict[str, Any]:
     """Returns the gate's decision: the checks, pass or fail, and the reasons of a fail."""
     checks = gate_checks(candidate, champion, params)

@@ -14,7 +14,9 @@ import keras
 import pyarrow.dataset as pads
 
 from ml_lifecycle.core.errors import ConfigError
+from ml_lifecycle.core.params import parse
 from ml_lifecycle.model.scoring import keras_predictor, score_and_evaluate
+from ml_lifecycle.pipelines.registry.params import RegistryParams
 
 from .gate import decide
 
@@ -63,13 +65,14 @@ def gate_model(  # noqa: PLR0913 - the candidate, the champion, the data and two
     test: pads.Dataset,
     statistics: dict[str, Any],
     evaluation_params: dict[str, Any],
-    params: dict[str, Any],
+    params: RegistryParams | dict[str, Any],
 ) -> dict[str, Any]:
     """Returns the gate's decision for the new version (`champion`: None before the first one)."""
+    params = parse(RegistryParams, params, "registry")
     name = registered["name"]
-    if params.get("model_name", name) != name:
+    if params.model_name != name:
         raise ConfigError(
-            f"registry.model_name is '{params['model_name']}' but the catalog registers '{name}': "
+            f"registry.model_name is '{params.model_name}' but the catalog registers '{name}': "
             "set `model_name` in conf/<env>/globals.yml, which both read."
         )
     candidate = _test_metrics(registered["model"], validation, test, statistics, evaluation_params)
@@ -82,7 +85,7 @@ def gate_model(  # noqa: PLR0913 - the candidate, the champion, the data and two
     decision = decide(
         name, registered["version"], candidate, champion_metrics, champion_version, params
     )
-    metric = params["metric"]
+    metric = params.metric
     logger.info(
         "Gate for %s version %s: %s (%s %.4f%s)",
         name,

@@ -1,5 +1,5 @@
-"""The typed `registry` block (conf/base/parameters_registry.yml); not yet read by the registry
-nodes, which take it as a plain dict."""
+"""The typed `registry` block (conf/base/parameters_registry.yml), read by `gate_model` and the
+gate's pure logic (gate.py)."""
 
 from __future__ import annotations
 
