@@ -16,6 +16,9 @@ warnings.warn("One or more dataset names contain '.' characters, which is not re
 warnings.warn("a warning of our own")
 """
 
+# Each check starts a fresh Python (import-time logging): the end-to-end tier.
+pytestmark = pytest.mark.e2e
+
 
 def _python(code: str, **env: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"} | env

@@ -191,6 +191,8 @@ print("RESULT " + json.dumps(out))
 """
 
 
+# A TensorFlow subprocess (logical devices are fixed at start-up): the end-to-end tier.
+@pytest.mark.e2e
 def test_mirrored_strategy_on_two_logical_devices_with_mixed_precision(spark, tmp_path):
     statistics, _ = write_shards(spark, tmp_path, rows=3000)
     (tmp_path / "statistics.json").write_text(json.dumps(statistics))
