@@ -31,6 +31,12 @@ PERFORMANCE = PARAMS["performance"]
 RETRAIN = {"window": {}, "pipelines": [], "params": {}, "data_dir": "d"}
 CHAMPION = {"model_name": "m", "model_version": "3", "model_run_id": "r"}
 FEATURES = {"task": "binary", "label": "CAST(arr_delay > 15 AS INT)"}
+# The champion as `iterate` reads it: its test ROC-AUC from its run's evaluation.
+CHAMPION_EVALUATED = {
+    **CHAMPION,
+    "task": "binary",
+    "artifacts": {"evaluation_metrics": {"model": {"roc_auc": 0.7}}},
+}
 
 
 def _batch(spark, n=2000, distance_shift=0.0, new_carrier_every=0):
@@ -80,8 +86,10 @@ def test_the_reference_data_has_no_drift_and_no_retrain(spark):
         "params": {},
         "data_dir": "d",
     }
-    triggers = {"triggers": {"drift": "any", "performance": {"minimum": 0.6, "maximum": None}}}
-    decision = decide_iteration(report, performance, {**triggers, "retrain": retrain_params})
+    triggers = {"triggers": {"drift": "any", "performance": {"max_degradation": 0.1}}}
+    decision = decide_iteration(
+        report, performance, CHAMPION_EVALUATED, {**triggers, "retrain": retrain_params}
+    )
     assert decision["retrain"] is False and decision["reasons"] == []
     # The decision carries the retraining it would start; `kedro iterate` starts none here.
     assert decision["retraining"] == {**retrain_params, "params": {}}
@@ -105,12 +113,16 @@ def test_a_shifted_batch_flags_its_columns_and_asks_for_retraining(spark):
         batch, _predictions(batch, good=False), CHAMPION, FEATURES, ["flight"], PERFORMANCE
     )
     assert performance["value"] == pytest.approx(0.0)
-    triggers = {"drift": ["carrier"], "performance": {"minimum": 0.6, "maximum": None}}
-    decision = decide_iteration(report, performance, {"triggers": triggers, "retrain": RETRAIN})
+    triggers = {"drift": ["carrier"], "performance": {"max_degradation": 0.1}}
+    decision = decide_iteration(
+        report, performance, CHAMPION_EVALUATED, {"triggers": triggers, "retrain": RETRAIN}
+    )
     assert decision["retrain"] is True
     assert [r.split(":")[0] for r in decision["reasons"]] == ["drift", "performance"]
     assert decision["reasons"][0].startswith("drift: carrier (")
-    assert decision["reasons"][1] == "performance: roc_auc 0.0000 is below 0.6"
+    assert decision["reasons"][1] == (
+        "performance: roc_auc 0.0000 is below 0.6300 (the champion's test roc_auc 0.7000 -10%)"
+    )
 
 
 def test_a_small_batch_drawn_from_the_reference_is_within_noise_not_drift(spark):
@@ -136,7 +148,9 @@ def test_a_small_batch_drawn_from_the_reference_is_within_noise_not_drift(spark)
     assert report["within_noise"] == {"carrier": carrier["within_noise"]}
     assert carrier["within_noise"][0].startswith("js ")
     triggers = {"drift": "any", "performance": None}
-    decision = decide_iteration(report, {"value": None}, {"triggers": triggers, "retrain": RETRAIN})
+    decision = decide_iteration(
+        report, {"value": None}, CHAMPION, {"triggers": triggers, "retrain": RETRAIN}
+    )
     assert decision["retrain"] is False
     assert decision["checks"][0]["within_noise"] == report["within_noise"]
     # Without the significance level the thresholds alone decide, and it would retrain.
@@ -187,7 +201,9 @@ def test_an_unlabelled_batch_skips_the_metric(spark):
     )
     assert performance["labelled_rows"] == 0 and performance["value"] is None
     report = {"model": {}, "columns": {}, "over": {}}
-    triggers = {"drift": "any", "performance": {"minimum": 1, "maximum": None}}
-    decision = decide_iteration(report, performance, {"triggers": triggers, "retrain": RETRAIN})
+    triggers = {"drift": "any", "performance": {"max_degradation": 0.0}}
+    decision = decide_iteration(
+        report, performance, CHAMPION_EVALUATED, {"triggers": triggers, "retrain": RETRAIN}
+    )
     assert decision["retrain"] is False
     assert decision["checks"][-1]["skipped"] == "0 labelled rows"

@@ -11,10 +11,12 @@ from ml_lifecycle.core.params import Params
 
 
 class PerformanceTrigger(Params):
-    # Binary roc_auc and multiclass accuracy: retrain below `minimum`; rmse: above `maximum`
-    # (null: no bound).
-    minimum: float | None
-    maximum: float | None
+    # The champion's batch metric (monitoring.performance: binary roc_auc, multiclass accuracy,
+    # regression rmse) against the same metric on its own test split, from the evaluation of the
+    # run that trained it: retrain when the batch is worse by more than this share of the test
+    # value (below test * (1 - max_degradation); rmse, where higher is worse: above
+    # test * (1 + max_degradation)). A share, so one setting fits every task and label scale.
+    max_degradation: Annotated[float, Field(ge=0)]
 
 
 class Triggers(Params):

@@ -16,7 +16,12 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 decide_iteration,
-                inputs=["drift_report", "batch_performance", "params:iterate"],
+                inputs=[
+                    "drift_report",
+                    "batch_performance",
+                    "inference.champion",
+                    "params:iterate",
+                ],
                 outputs="iteration_decision",
                 name="decide_iteration",
             ),
