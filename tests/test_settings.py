@@ -75,3 +75,38 @@ def test_a_reference_in_base_sees_the_envs_value(tmp_path):
     assert parameters["inference"]["cleaning"] == {"target": None, "required": ["sale_id"]}
     assert parameters["inference_rules"] == {"ok": "area > 0"}
     assert parameters["cleaning"]["x"] == 1  # runtime parameters still go on top
+
+
+def test_an_empty_mapping_in_an_env_means_none(tmp_path):
+    base = {
+        "ingestion": {"main_source": "flights", "derived": {"route": "concat(origin, dest)"}},
+        "cleaning": {"rules": {"ok": "x > 0"}, "impute": {"x": {"strategy": "median"}}},
+    }
+    env = {
+        "ingestion": {"derived": {}},  # no derived columns, not base's
+        "cleaning": {"rules": {"other": "y > 0"}, "impute": {"x": {}}},  # at any depth
+    }
+    for name, parameters in (("base", base), ("mine", env)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "parameters.yml").write_text(yaml.safe_dump(parameters))
+    args = {k: v for k, v in CONFIG_LOADER_ARGS.items() if k != "custom_resolvers"}
+    parameters = LifecycleConfigLoader(conf_source=str(tmp_path), env="mine", **args)["parameters"]
+    assert parameters["ingestion"] == {"main_source": "flights", "derived": {}}
+    # A mapping with keys still merges into base's; `_replace` still replaces (tests above).
+    assert parameters["cleaning"]["rules"] == {"ok": "x > 0", "other": "y > 0"}
+    assert parameters["cleaning"]["impute"] == {"x": {}}
+
+
+def test_an_empty_mapping_replaces_in_the_other_soft_merged_configs(tmp_path):
+    for name, spark in (("base", {"spark.jars": {"a": 1}, "x": 1}), ("mine", {"spark.jars": {}})):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "spark.yml").write_text(yaml.safe_dump(spark))
+    args = {k: v for k, v in CONFIG_LOADER_ARGS.items() if k != "custom_resolvers"}
+    loader = LifecycleConfigLoader(conf_source=str(tmp_path), env="mine", **args)
+    assert loader["spark"] == {"spark.jars": {}, "x": 1}
+
+
+def test_an_env_without_the_key_keeps_bases_mapping(tmp_path):
+    features = _parameters(tmp_path, {"features": {"task": "regression"}})["features"]
+    assert features["numeric"] == BASE["features"]["numeric"]
+    assert _parameters(tmp_path, {"other": {}})["features"] == BASE["features"]

@@ -52,7 +52,10 @@ REPLACE = "_replace"
 
 
 def _replacements(merged: Any, env: Any) -> Any:
-    """`merged` with every mapping that `env` marks `_replace: true` taken from `env` whole."""
+    """`merged` with every mapping that `env` marks `_replace: true` taken from `env` whole.
+
+    An empty mapping under a key of `env` means none: it replaces base's too (`derived: {}`).
+    """
     if not isinstance(env, dict):
         return merged
     if env.get(REPLACE) is True:
@@ -61,7 +64,10 @@ def _replacements(merged: Any, env: Any) -> Any:
         raise ValueError(f"'{REPLACE}' must be true when it is given, not {env[REPLACE]!r}.")
     if not isinstance(merged, dict):
         return merged
-    return {k: _replacements(v, env[k]) if k in env else v for k, v in merged.items()}
+    return {
+        k: ({} if env[k] == {} else _replacements(v, env[k])) if k in env else v
+        for k, v in merged.items()
+    }
 
 
 class LifecycleConfigLoader(OmegaConfigLoader):
@@ -70,7 +76,8 @@ class LifecycleConfigLoader(OmegaConfigLoader):
     Parameters merge key by key, so an env (conf/regression) names only what differs. A mapping
     that lists a dataset's own columns (features.numeric, cleaning.impute, the suite's
     expectations...) must not gain the sample's columns in an env of another dataset: there,
-    `_replace: true` inside the mapping makes it replace base's instead of merging into it.
+    `_replace: true` inside the mapping makes it replace base's instead of merging into it, and
+    an empty mapping (`derived: {}`) replaces base's too: in an env, `{}` means none.
     """
 
     def _soft_merge(self, config, env_config, env_path=None):  # noqa: ANN001, ANN202
