@@ -2,7 +2,8 @@
 
 Each default yields to what the shell sets: ``TF_CPP_MIN_LOG_LEVEL=0 kedro run`` shows
 TensorFlow's C++ lines again, its import's too. The warnings filtered here say nothing a user of
-this project can act on; conf/logging.yml quiets the loggers that do the same.
+this project can act on; conf/logging.yml quiets the loggers that do the same. PySpark's own
+log of each analysis error it raises (with the Java stack trace) is quiet too.
 """
 
 from __future__ import annotations
@@ -49,6 +50,38 @@ class KnownWarnings(logging.Filter):
         return not any(message in text for _, message in WARNINGS)
 
 
+# PySpark logs every analysis error it raises, Java stack trace and all, as JSON to stderr, before
+# the error itself reaches the code that catches it (a bad configured expression becomes one
+# ConfigError sentence) or shows it (an uncaught one still prints Spark's message).
+SPARK_ERROR_LOGGERS = ("DataFrameQueryContextLogger", "SQLQueryContextLogger")
+
+
+class _SparkErrorLogger(logging.Logger):
+    """PySpark's error loggers, created here: quiet (CRITICAL) unless a configuration lowers it.
+
+    PySpark calls them with keyword arguments of its own (file, line, fragment, errorClass), which
+    a plain logger refuses: they go into the record's `extra` instead.
+    """
+
+    def _log(self, level: int, msg: Any, args: Any, *rest: Any, **context: Any) -> None:
+        names = ("exc_info", "extra", "stack_info", "stacklevel")
+        own = {k: context.pop(k) for k in names if k in context}
+        if context:
+            own["extra"] = {**(own.get("extra") or {}), "context": context}
+        super()._log(level, msg, args, *rest, **own)
+
+
+def _quiet_spark_errors() -> None:
+    """Sets PySpark's error loggers to CRITICAL, creating them first if PySpark has not yet."""
+    default = logging.getLoggerClass()
+    logging.setLoggerClass(_SparkErrorLogger)
+    try:
+        for name in SPARK_ERROR_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    finally:
+        logging.setLoggerClass(default)
+
+
 def quiet_third_parties() -> None:
     """Sets the environment defaults and the warning filters above (idempotent)."""
     quiet_import = "TF_CPP_MIN_LOG_LEVEL" not in os.environ
@@ -56,6 +89,7 @@ def quiet_third_parties() -> None:
         os.environ.setdefault(key, value)
     for category, message in WARNINGS:
         warnings.filterwarnings("ignore", _COLOUR + re.escape(message), category)
+    _quiet_spark_errors()
     captured = logging.getLogger("py.warnings")
     if not any(isinstance(f, KnownWarnings) for f in captured.filters):
         captured.addFilter(KnownWarnings())

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 from functools import reduce
 
 from pyspark.errors import AnalysisException, ParseException
@@ -58,26 +60,69 @@ def has_invalid_utf8(columns: list[str]) -> Column:
     return reduce(Column.__or__, checks, F.lit(False))
 
 
+def _close_hint(name: str, available: list[str]) -> str:
+    close = difflib.get_close_matches(name, available, n=1)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
 def require_columns(available: Iterable[str], wanted: Iterable[str], where: str) -> None:
     """Raises ConfigError naming `where` and a close match when a wanted column does not exist."""
     available = list(available)
     for name in wanted:
         if name not in available:
-            close = difflib.get_close_matches(name, available, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
+            hint = _close_hint(name, available)
             raise ConfigError(
                 f"{where}: column '{name}' does not exist.{hint} Available: {sorted(available)}."
             )
 
 
-def checked_expr(df: DataFrame, sql: str, where: str, predicate: bool = False) -> Column:
-    """Returns `sql` as a Column after checking that it resolves against `df` (and is boolean)."""
+def spark_reason(exc: AnalysisException, available: Iterable[str]) -> str:
+    """Returns Spark's analysis or parse error as one clause, without its plan or stack trace.
+
+    An unresolved column is named with its closest match among `available`; any other error
+    keeps Spark's first sentence (`[DATATYPE_MISMATCH...] Cannot resolve ...`) up to its SQLSTATE.
+    """
+    available = list(available)
+    condition = exc.getCondition() or ""
+    name = (exc.getMessageParameters() or {}).get("objectName", "")
+    if condition.startswith("UNRESOLVED_COLUMN") and name:
+        name = ".".join(part.strip("`") for part in re.split(r"`\.`", name))
+        hint = _close_hint(name, available)
+        return f"Spark cannot resolve the column '{name}'.{hint} Columns: {sorted(available)}"
+    message = str(exc).split("\n", 1)[0]
+    return re.split(r"\s*SQLSTATE:", message, maxsplit=1)[0].rstrip(" .;")
+
+
+@contextlib.contextmanager
+def resolving(where: str, available: Iterable[str]) -> Iterator[None]:
+    """Turns a Spark analysis error raised inside the block into one ConfigError naming `where`.
+
+    Spark analyses `withColumn`, `select` and `filter` when they are called; a block that builds
+    a plan Spark analyses lazily should end by reading the frame's `schema`.
+    """
+    try:
+        yield
+    except AnalysisException as exc:  # ParseException is one too
+        raise ConfigError(f"{where}: {spark_reason(exc, available)}.") from None
+
+
+def checked_expr(
+    df: DataFrame,
+    sql: str,
+    where: str,
+    predicate: bool = False,
+    available: Iterable[str] | None = None,
+) -> Column:
+    """Returns `sql` as a Column after checking that it resolves against `df` (and is boolean).
+
+    `available` (default: all of `df`'s columns) are the columns an error message suggests.
+    """
     try:
         column = F.expr(sql)
         dtype = df.select(column).schema.fields[0].dataType
     except (AnalysisException, ParseException) as exc:
-        message = str(exc).split("\n", 1)[0]
-        raise ConfigError(f"{where}: the expression {sql!r} is invalid: {message}") from None
+        reason = spark_reason(exc, df.columns if available is None else available)
+        raise ConfigError(f"{where}: the expression {sql!r} is invalid: {reason}.") from None
     if predicate and not isinstance(dtype, BooleanType):
         raise ConfigError(
             f"{where}: the expression {sql!r} is invalid: it must be true or false, "

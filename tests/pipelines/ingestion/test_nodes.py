@@ -157,3 +157,50 @@ def test_an_invalid_derived_expression_names_the_column(raw_sources):
 def test_unknown_main_source_is_a_config_error(raw_sources):
     with pytest.raises(ConfigError, match=r"main_source: 'flight' is not a declared source"):
         ingest(raw_sources, {**PARAMS, "main_source": "flight"})
+
+
+def test_a_derived_column_naming_a_missing_column_is_one_sentence(raw_sources, capfd):
+    params = {**PARAMS, "derived": {"age": "2024 - year"}}
+    with pytest.raises(ConfigError) as error:
+        ingest(raw_sources, params)
+    message = str(error.value)
+    assert message.startswith("ingestion.derived.age: the expression '2024 - year' is invalid: ")
+    assert "Spark cannot resolve the column 'year'" in message
+    assert "'airline'" in message and "'temp'" in message  # the columns it could use
+    assert "_reason" not in message and "_matched" not in message  # not the internal ones
+    assert "\n" not in message and "java" not in message.lower()
+    assert "org.apache" not in message and "SQLSTATE" not in message
+    assert error.value.__suppress_context__  # raised `from None`: no Spark traceback under it
+    # PySpark's own log of the error (its Java stack trace) stays off the terminal.
+    captured = capfd.readouterr()
+    assert "org.apache" not in captured.err + captured.out
+
+
+def test_a_close_column_is_suggested(raw_sources):
+    with pytest.raises(ConfigError, match=r"column 'delai'\. Did you mean 'delay'\?"):
+        ingest(raw_sources, {**PARAMS, "derived": {"late": "delai > 5"}})
+
+
+def test_a_type_mismatch_in_a_derived_column_is_one_sentence(raw_sources):
+    with pytest.raises(ConfigError) as error:
+        ingest(raw_sources, {**PARAMS, "derived": {"odd": "hour < to_timestamp('2013-01-01')"}})
+    message = str(error.value)
+    assert message.startswith("ingestion.derived.odd: the expression")
+    assert "DATATYPE_MISMATCH" in message and "\n" not in message and "org.apache" not in message
+
+
+def test_derived_columns_are_evaluated_in_order(spark, raw_sources):
+    params = {**PARAMS, "derived": {"double_hour": "hour * 2", "quad_hour": "double_hour * 2"}}
+    intermediate, _, _ = ingest(raw_sources, params)
+    rows = {r["id"]: (r["hour"], r["double_hour"], r["quad_hour"]) for r in intermediate.collect()}
+    assert rows[1] == (5, 10, 20) and rows[2] == (6, 12, 24)
+    assert intermediate.columns[-2:] == ["double_hour", "quad_hour"]
+
+
+def test_a_typo_in_a_join_order_by_names_the_key(raw_sources):
+    joins = [{**PARAMS["joins"][0], "order_by": ["tmp"]}]
+    with pytest.raises(
+        ConfigError,
+        match=r"ingestion.joins\[0\].order_by: column 'tmp' does not exist. Did you mean 'temp'\?",
+    ):
+        ingest(raw_sources, {**PARAMS, "joins": joins})

@@ -21,6 +21,7 @@ from ml_lifecycle.core.spark import (
     first_reason,
     has_invalid_utf8,
     require_columns,
+    resolving,
     string_columns,
 )
 from ml_lifecycle.datasets.spark_sources import CORRUPT, SOURCE_FILE
@@ -88,8 +89,10 @@ def _validate(sources: dict[str, DataFrame], params: IngestionParams) -> None:
         where = f"ingestion.joins[{i}] ({join.source})"
         if join.source not in sources:
             raise ConfigError(f"{where}: no such source; declared: {sorted(sources)}.")
-        require_columns(_declared(sources[join.source]), list(join.keys.values()), where)
-        require_columns(_declared(sources[join.source]), list(join.columns), where)
+        declared = _declared(sources[join.source])
+        require_columns(declared, list(join.keys.values()), where)
+        require_columns(declared, list(join.columns), where)
+        require_columns(declared, join.order_by or [], f"ingestion.joins[{i}].order_by")
 
 
 def ingest(
@@ -104,10 +107,12 @@ def ingest(
     quarantines = []
 
     lookups: dict[str, DataFrame] = {}
-    for join in joins:
+    for i, join in enumerate(joins):
         name = join.source
         tagged = _tag_records(raw_sources[name])
-        kept, quarantined = _unique_lookup(tagged, name, list(join.keys.values()), join.order_by)
+        with resolving(f"ingestion.joins[{i}] ({name})", _declared(tagged)):
+            keys = list(join.keys.values())
+            kept, quarantined = _unique_lookup(tagged, name, keys, join.order_by)
         kept = kept.cache()
         counts[name] = {"in": raw_sources[name].count(), "kept": kept.count()}
         lookups[name] = kept
@@ -136,18 +141,21 @@ def ingest(
         )
         if join.broadcast:
             right = F.broadcast(right)
-        joined = joined.join(right, on=list(join.keys), how="left")
+        with resolving(f"ingestion.joins[{i}].keys ({name})", output_columns):
+            # Keys of types Spark cannot compare fail here, when the join is analysed.
+            joined = joined.join(right, on=list(join.keys), how="left")
         if join.how == "inner":
             unmatched = F.when(F.col(MATCH.format(name)).isNull(), F.lit(f"unmatched:{name}"))
             joined = joined.withColumn(REASON, F.coalesce(F.col(REASON), unmatched))
         output_columns += list(renames.values())
 
-    derived = {
-        name: checked_expr(joined, sql, f"ingestion.derived.{name}")
-        for name, sql in params.derived.items()
-    }
-    joined = joined.withColumns(derived) if derived else joined
-    output_columns += list(derived)
+    # In order: a derived column may use the ones above it; one named like a column replaces it.
+    for name, sql in params.derived.items():
+        where = f"ingestion.derived.{name}"
+        derived = checked_expr(joined, sql, where, available=output_columns)
+        joined = joined.withColumn(name, derived)
+        if name not in output_columns:
+            output_columns.append(name)
 
     unmatched = joined.filter(F.col(REASON).isNotNull())
     if any(j.how == "inner" for j in joins):
