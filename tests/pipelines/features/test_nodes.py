@@ -168,3 +168,119 @@ def test_a_window_that_misses_the_cutoffs_is_a_clear_error(spark):
     assert account_features(flights, table, quarantine)["kept_by_split"] == {
         "train": 1, "validation": 1, "test": 2
     }  # fmt: skip
+
+
+def test_a_time_splits_id_column_is_checked_before_spark_sees_it(spark):
+    params = copy.deepcopy(TIME_PARAMS)
+    params["split"]["id_columns"] = ["idd"]
+    with pytest.raises(ConfigError) as error:
+        assign_split(_flights(spark), params)
+    message = str(error.value)
+    assert message.startswith("features.split.id_columns: column 'idd' does not exist.")
+    assert "Did you mean 'id'?" in message and "org.apache" not in message
+
+
+def _years(spark):
+    # id, year, distance, rain, carrier, delay: 1990..1999, one row each, and one with no year.
+    rows = [(i, 1989 + i, 100.0 * i, 0.0, "AA", 30.0 * (i % 2)) for i in range(1, 11)]
+    rows.append((11, None, 100.0, 0.0, "AA", 0.0))
+    schema = "id INT, year INT, distance DOUBLE, rain DOUBLE, carrier STRING, delay DOUBLE"
+    return spark.createDataFrame(rows, schema)
+
+
+def _split_on(column, cutoffs=None, fractions=None):
+    params = copy.deepcopy(TIME_PARAMS)
+    params["split"] = {**params["split"], "time_column": column, "cutoffs": cutoffs}
+    if fractions is not None:
+        params["split"]["fractions"] = fractions
+    return params
+
+
+def _by_split(table):
+    rows = table.groupBy("split").count().collect()
+    return {r["split"]: r["count"] for r in rows}
+
+
+def test_time_split_on_an_integer_year(spark):
+    params = _split_on("year", {"validation": 1996, "test": 1998})
+    table, quarantine = assign_split(_years(spark), params)
+    split = {r["id"]: r["split"] for r in table.collect()}
+    # 1990..1995 train, 1996..1997 validate, 1998..1999 test.
+    assert split == {i: "train" for i in range(1, 7)} | {7: "validation", 8: "validation"} | {
+        9: "test",
+        10: "test",
+    }
+    assert [r["_reason"] for r in quarantine.collect()] == ["missing_split_key:year"]
+    # A float cut-off compares with the integers too.
+    table, _ = assign_split(_years(spark), _split_on("year", {"validation": 1995.5, "test": 1999}))
+    assert _by_split(table) == {"train": 6, "validation": 3, "test": 1}
+
+
+def test_time_split_on_an_integer_year_by_fractions(spark):
+    fractions = {"train": 0.6, "validation": 0.2, "test": 0.2}
+    table, _ = assign_split(_years(spark), _split_on("year", fractions=fractions))
+    # Ten years: the 60th percentile is 1995, the 80th 1997.
+    assert _by_split(table) == {"train": 5, "validation": 2, "test": 3}
+
+
+def test_time_split_on_a_date_column(spark):
+    flights = _flights(spark).withColumn("day", F.to_date("ts"))
+    params = _split_on("day", {"validation": "2013-07-01", "test": "2013-11-05"})
+    table, quarantine = assign_split(flights, params)
+    split = {r["id"]: r["split"] for r in table.collect()}
+    # 5 November is the test cut-off itself: that row tests.
+    assert split == {1: "train", 2: "train", 3: "train", 4: "train", 5: "validation", 6: "test"}
+    assert {r["id"] for r in quarantine.collect()} == {7, 8}
+    fractions = {"train": 0.5, "validation": 0.25, "test": 0.25}
+    table, _ = assign_split(flights, _split_on("day", fractions=fractions))
+    # As on the timestamps: the median is 5 April, the 75th percentile 5 November.
+    assert _by_split(table) == {"train": 3, "validation": 2, "test": 1}
+
+
+def test_time_split_on_a_timestamp_takes_a_time_of_day(spark):
+    flights = _flights(spark)
+    params = _split_on("ts", {"validation": "2013-08-05 00:00:01", "test": "2013-11-05T00:00"})
+    table, _ = assign_split(flights, params)
+    # 5 August midnight is before the validation cut-off by one second.
+    assert _by_split(table) == {"train": 5, "test": 1}
+
+
+@pytest.mark.parametrize(
+    ("column", "cutoffs", "message"),
+    [
+        (
+            "carrier",
+            {"validation": "AA", "test": "UA"},
+            r"^features.split.time_column: column 'carrier' is string; a time split needs a "
+            r"date, timestamp or numeric column",
+        ),
+        (
+            "year",
+            {"validation": "1996", "test": 1998},
+            r"^features.split.cutoffs.validation: '1996' is not a number, and the split column "
+            r"'year' is int\.$",
+        ),
+        (
+            "day",
+            {"validation": "2013-07-01", "test": "2013-13-01"},
+            r"^features.split.cutoffs.test: '2013-13-01' is not a date \(YYYY-MM-DD\)",
+        ),
+        (
+            "ts",
+            {"validation": 1996, "test": "2013-11-01"},
+            r"^features.split.cutoffs.validation: 1996 is not a timestamp",
+        ),
+        (
+            "year",
+            {"validation": 1998, "test": 1996},
+            r"^features.split.cutoffs: validation \(1998\) comes after test \(1996\)",
+        ),
+    ],
+)
+def test_a_time_column_or_cutoff_of_the_wrong_type_is_refused(spark, column, cutoffs, message):
+    table = _years(spark).join(
+        _flights(spark).select("id", "ts", F.to_date("ts").alias("day")), "id", "left"
+    )
+    with pytest.raises(ConfigError, match=message) as error:
+        assign_split(table, _split_on(column, cutoffs))
+    assert "\n" not in str(error.value)

@@ -7,19 +7,26 @@ become the state of the model's own preprocessing layers, so the served model ta
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import NumericType, StringType
+from pyspark.sql.types import (
+    DataType,
+    DateType,
+    NumericType,
+    StringType,
+    TimestampNTZType,
+    TimestampType,
+)
 
 from ml_lifecycle.core import drift
 from ml_lifecycle.core.columns import LABEL, REASON
 from ml_lifecycle.core.errors import ConfigError
 from ml_lifecycle.core.params import parse
 from ml_lifecycle.core.quarantine import check_stage, counts_by
-from ml_lifecycle.core.spark import checked_expr, col, first_reason, require_columns
+from ml_lifecycle.core.spark import checked_expr, col, first_reason, require_columns, resolving
 from ml_lifecycle.pipelines.features.params import (
     Categorical,
     FeaturesParams,
@@ -55,8 +62,8 @@ def validate_feature_params(columns: list[str], params: FeaturesParams | dict[st
     split = params.split
     if split.method == "time":
         require_columns(columns, [split.time_column], "features.split.time_column")
-    else:
-        require_columns(columns, split.id_columns, "features.split.id_columns")
+    # A time split's ids are kept in the table and order its shards.
+    require_columns(columns, split.id_columns, "features.split.id_columns")
 
 
 def _hash_unit(columns: list[str], seed: int) -> Column:
@@ -65,24 +72,87 @@ def _hash_unit(columns: list[str], seed: int) -> Column:
     return (F.pmod(hashed, F.lit(1_000_000)) / F.lit(1_000_000.0)).cast("double")
 
 
-def _time_cutoffs(df: DataFrame, column: str, split: Split) -> tuple[Column, Column]:
+def _time_type(df: DataFrame, column: str) -> DataType:
+    """Returns the type of a time split's column: a date, a timestamp or a number."""
+    dtype = df.schema[column].dataType
+    if not isinstance(dtype, DateType | TimestampType | TimestampNTZType | NumericType):
+        raise ConfigError(
+            f"features.split.time_column: column '{column}' is {dtype.simpleString()}; a time "
+            "split needs a date, timestamp or numeric column (cast it in cleaning.types, or "
+            "derive one in ingestion.derived)."
+        )
+    return dtype
+
+
+def _cutoff(value: str | float, dtype: DataType, column: str, key: str) -> tuple[Column, Any]:
+    """Returns the cut-off `value` as a literal of the column's own type, and as Python's value.
+
+    Raises ConfigError when it is not of that type: a number for a numeric column, an ISO date or
+    timestamp for a date or timestamp column.
+    """
+    where = f"features.split.cutoffs.{key}"
+    kind = dtype.simpleString()
+    if isinstance(dtype, NumericType):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(
+                f"{where}: {value!r} is not a number, and the split column '{column}' is {kind}."
+            )
+        return F.lit(value), value
+    parse = date.fromisoformat if isinstance(dtype, DateType) else datetime.fromisoformat
+    try:
+        parsed = parse(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        shape = "YYYY-MM-DD" if isinstance(dtype, DateType) else "YYYY-MM-DD[ HH:MM[:SS]]"
+        raise ConfigError(
+            f"{where}: {value!r} is not a {kind} ({shape}), the type of the split column "
+            f"'{column}'."
+        )
+    # Spark reads the ISO text in the session's time zone, as it reads the column's own values.
+    return F.lit(parsed.isoformat()).cast(dtype), parsed
+
+
+def _order_key(column: str, dtype: DataType) -> Column:
+    """Returns the split column as a number that orders like it (days, seconds, the value)."""
+    if isinstance(dtype, DateType):
+        return F.unix_date(col(column)).cast("double")
+    if isinstance(dtype, TimestampNTZType):
+        return col(column).cast("timestamp").cast("double")
+    return col(column).cast("double")
+
+
+def _time_split(df: DataFrame, column: str, split: Split) -> tuple[Column, Column, Column]:
+    """Returns (the value compared, the validation cut-off, the test cut-off) in one type."""
+    dtype = _time_type(df, column)
     if split.cutoffs is not None:
         cutoffs = split.cutoffs
-        return F.to_timestamp(F.lit(cutoffs.validation)), F.to_timestamp(F.lit(cutoffs.test))
+        validation, first = _cutoff(cutoffs.validation, dtype, column, "validation")
+        test, last = _cutoff(cutoffs.test, dtype, column, "test")
+        try:
+            ordered = first <= last
+        except TypeError:  # one timestamp with a time zone, one without: Spark compares them
+            ordered = True
+        if not ordered:
+            raise ConfigError(
+                f"features.split.cutoffs: validation ({cutoffs.validation!r}) comes after test "
+                f"({cutoffs.test!r}); the validation rows lie between the two."
+            )
+        return col(column), validation, test
     fractions = split.fractions
-    seconds = col(column).cast("double")
+    key = _order_key(column, dtype)
     first = fractions.train
     second = first + fractions.validation
-    # Only two quantiles reach the driver.
-    q1, q2 = df.select(seconds.alias("t")).approxQuantile("t", [first, second], 1e-4)
-    return F.lit(q1).cast("timestamp"), F.lit(q2).cast("timestamp")
+    # Only two quantiles reach the driver (none of a column with no value).
+    quantiles = df.select(key.alias("t")).approxQuantile("t", [first, second], 1e-4)
+    if len(quantiles) < 2:
+        quantiles = [None, None]
+    return key, F.lit(quantiles[0]), F.lit(quantiles[1])
 
 
 def _split_column(df: DataFrame, split: Split) -> Column:
     if split.method == "time":
-        column = split.time_column
-        validation_from, test_from = _time_cutoffs(df, column, split)
-        value = col(column)
+        value, validation_from, test_from = _time_split(df, split.time_column, split)
         return (
             F.when(value < validation_from, "train")
             .when(value < test_from, "validation")
@@ -105,7 +175,10 @@ def assign_split(validated: DataFrame, params: dict[str, Any]) -> tuple[DataFram
     else:
         label = label.cast("int")
     split = params.split
-    labelled = validated.withColumn(LABEL, label).withColumn(SPLIT, _split_column(validated, split))
+    with resolving("features.split", validated.columns):
+        labelled = validated.withColumn(LABEL, label).withColumn(
+            SPLIT, _split_column(validated, split)
+        )
     reason = first_reason(
         [
             (col(LABEL).isNull(), "missing_label"),

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    StrictFloat,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ml_lifecycle.core.params import Params
 
@@ -27,9 +35,15 @@ class Categorical(Params):
     min_count: Annotated[int, Field(gt=0)] = 1  # optional, as parameters_features.yml says
 
 
+# A time split's cut-off, in the type of its column: an ISO date or timestamp, or a number.
+Cutoff = str | StrictInt | StrictFloat
+
+
 class Cutoffs(Params):
-    validation: str
-    test: str
+    """Rows before `validation` train, before `test` validate; the nodes check the column's type."""
+
+    validation: Cutoff
+    test: Cutoff
 
 
 class Fractions(Params):
@@ -45,7 +59,10 @@ class Fractions(Params):
 
 
 class Split(Params):
-    """By time (cut-off dates, or time quantiles with fractions) or random (seeded hash of ids)."""
+    """By time (cut-offs, or quantiles with fractions) or random (seeded hash of ids).
+
+    A time split orders rows by a date, timestamp or numeric column (a year, a sequence number).
+    """
 
     method: Literal["time", "random"]
     time_column: str | None = None  # a time split's column (absent or null: a random split)
