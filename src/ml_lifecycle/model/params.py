@@ -99,8 +99,12 @@ class Baseline(Params):
 class EvaluationParams(Params):
     """`evaluation`: scoring the test split (shared with the registry gate) and the baseline."""
 
-    # A fixed binary threshold, or `tuned` (maximum F1 on the validation split).
+    # A fixed binary threshold, or `tuned` (maximum F1 on the validation split); other tasks
+    # accept only `tuned`, which they ignore.
     threshold: Literal["tuned"] | Annotated[float, Field(ge=0, le=1)]
+    # A tuned threshold giving one class to more than this share of the validation rows (where
+    # the labels are not that lopsided) falls back to 0.5; 1.0: never.
+    max_predicted_share: Annotated[float, Field(gt=0.5, le=1)]
     slices: list[str]
     min_slice_rows: PositiveInt
     # null: the whole split.

@@ -17,6 +17,7 @@ from ml_lifecycle.pipelines.evaluation.nodes import (
 
 EVALUATION = {
     "threshold": "tuned",
+    "max_predicted_share": 0.99,
     "slices": ["region", "cat"],
     "min_slice_rows": 30,
     "max_rows": None,

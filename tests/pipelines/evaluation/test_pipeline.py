@@ -12,6 +12,9 @@ def test_evaluation_scores_the_model_and_the_baseline_on_the_test_split(lifecycl
         scores = metrics[who]
         assert scores["rows"] == 10, who
         assert 0.0 <= scores["roc_auc"] <= 1.0 and math.isfinite(scores["log_loss"]), who
+        # The threshold used: the tuned one, or 0.5 where that one was refused.
+        used = 0.5 if scores["threshold_fallback"] else scores["threshold_tuned"]
+        assert scores["threshold"] == used, who
     # conf/base slices by origin and carrier, only where 30 rows or more: none of 10 test rows.
     assert metrics["slices"]["model"] == {"origin": {}, "carrier": {}}
     plots = lifecycle.root / "08_reporting" / "evaluation" / "plots"

@@ -20,7 +20,7 @@ from ml_lifecycle.core.columns import LABEL
 from ml_lifecycle.core.params import parse
 from ml_lifecycle.model.inputs import arrow_to_numpy, iterate_batches
 from ml_lifecycle.model.layers import input_spec
-from ml_lifecycle.model.scoring import BATCH, keras_predictor, score_and_evaluate
+from ml_lifecycle.model.scoring import BATCH, check_threshold, keras_predictor, score_and_evaluate
 from ml_lifecycle.pipelines.evaluation.params import EvaluationParams
 from ml_lifecycle.pipelines.monitoring.params import MonitoringParams
 
@@ -86,6 +86,7 @@ def evaluate_baseline(
     params = parse(EvaluationParams, params, "evaluation")
     settings = params.baseline
     task, spec = statistics["task"], input_spec(statistics)
+    check_threshold(task, params)  # before the fit, not after it
     x_train, y_train = _baseline_data(train, statistics, spec, settings.max_train_rows)
     x_val, y_val = _baseline_data(validation, statistics, spec, settings.max_train_rows)
     categorical = [name in statistics["categorical"] for name in spec]
@@ -155,8 +156,10 @@ def plot_evaluation(
     figures = {"training_curves": _training_curves(history)}
     if "confusion" in data:
         names = statistics.get("class_names") or [str(i) for i in range(len(data["confusion"]))]
-        figures["confusion_matrix"] = _confusion(data["confusion"], names)
-    if "roc" in data:
+        figures["confusion_matrix"] = _confusion(data["confusion"], names, data.get("threshold"))
+    if "roc" in data and statistics["task"] == "multiclass":
+        figures.update(_multiclass_curves(data, base))
+    elif "roc" in data:
         figures["roc_curve"] = _curve(
             "ROC (test split)", "false positive rate", "true positive rate",
             {"model": (data["roc"]["fpr"], data["roc"]["tpr"]),
@@ -192,14 +195,57 @@ def _curve(title, xlabel, ylabel, series, diagonal=False, marker=None) -> plt.Fi
     return figure
 
 
-def _confusion(matrix: list[list[int]], names: list[str]) -> plt.Figure:
+def _multiclass_curves(data: dict[str, Any], base: dict[str, Any]) -> dict[str, plt.Figure]:
+    """One-vs-rest ROC and PR (a line per drawn class, the model's and the baseline's
+    micro-averages) and the micro-averaged calibration of both."""
+    figures = {}
+    for name, (curve, x, y, xlabel, ylabel, title) in {
+        "roc_curve": ("roc", "fpr", "tpr", "false positive rate", "true positive rate", "ROC"),
+        "pr_curve": ("pr", "recall", "precision", "recall", "precision", "Precision-recall"),
+    }.items():
+        score = "AUC" if curve == "roc" else "PR-AUC"
+        series = {
+            f"{label} ({score} {line['auc']:.3f})": (line[x], line[y])
+            for label, line in data[curve]["classes"].items()
+        }
+        micro, base_micro = data[curve]["micro"], base[curve]["micro"]
+        series[f"micro-average ({score} {micro['auc']:.3f})"] = (micro[x], micro[y])
+        series[f"baseline micro-average ({score} {base_micro['auc']:.3f})"] = (
+            base_micro[x],
+            base_micro[y],
+        )
+        figure = _curve(
+            f"{title}, one vs rest (test split)", xlabel, ylabel, series, diagonal=curve == "roc"
+        )
+        lines = figure.axes[0].lines
+        lines[len(series) - 2].set(color="black", linewidth=2.5)  # the model's micro-average
+        lines[len(series) - 1].set(color="grey", linewidth=2, linestyle="--")
+        figure.axes[0].legend(fontsize="small")
+        figures[name] = figure
+    figures["calibration"] = _curve(
+        "Calibration (test split, micro over classes)", "mean predicted probability",
+        "observed frequency",
+        {"model": (data["calibration"]["predicted"], data["calibration"]["observed"]),
+         "baseline": (base["calibration"]["predicted"], base["calibration"]["observed"])},
+        diagonal=True, marker="o",
+    )  # fmt: skip
+    return figures
+
+
+def _confusion(
+    matrix: list[list[int]], names: list[str], threshold: dict[str, Any] | None = None
+) -> plt.Figure:
     figure, axis = plt.subplots(figsize=(4.5, 4))
     values = np.asarray(matrix)
     axis.imshow(values, cmap="Blues")
     for (i, j), n in np.ndenumerate(values):
         axis.text(j, i, f"{n:,}", ha="center", va="center")
+    title = "Confusion matrix (test split)"
+    if threshold is not None:  # binary: at the threshold used
+        fallback = f", tuned {threshold['tuned']:.3f} refused" if threshold["fallback"] else ""
+        title += f"\nthreshold {threshold['threshold']:.3f}{fallback}"
     axis.set(
-        title="Confusion matrix (test split)",
+        title=title,
         xlabel="predicted",
         ylabel="actual",
         xticks=range(len(names)),
