@@ -9,7 +9,7 @@ import pytest
 from kedro.io import DatasetError
 
 from ml_lifecycle.core.errors import NoChampionError
-from ml_lifecycle.summary import MAX_LINES, RunSummaryHooks, summary_role
+from ml_lifecycle.summary import MAX_LINES, RunSummaryHooks, repairs_line, summary_role
 
 
 class FakeDataset(SimpleNamespace):
@@ -51,6 +51,16 @@ DQ_PASSED = {
     "failed": [],
     "expectations": [{"name": f"e{i}", "success": True, "severity": "critical"} for i in range(12)],
 }
+# Cleaning's accounting also counts the values it clipped and imputed, per column.
+CLEANED = {
+    "clipped": {
+        "dep_delay": {"below": 20, "above": 100},
+        "wind_speed": {"below": 0, "above": 20},
+        "temp": {"below": 6, "above": 0},
+        "humid": {"below": 0, "above": 0},
+    },
+    "imputed": {"wind_gust": 2000, "dep_delay": 1000, "plane_year": 200, "temp": 10, "dewp": 0},
+}
 METRICS = {"model": {"roc_auc": 0.61234, "pr_auc": 0.4}, "baseline": {"roc_auc": 0.6, "fit": {}}}
 
 
@@ -75,7 +85,7 @@ def _hooks(metric="roc_auc", greater=True):
 
 def _save_lifecycle(hooks, decision):
     hooks.after_dataset_saved("acc_in", {"in": 3368, "kept": 3274, "quarantined": 94})
-    hooks.after_dataset_saved("acc_clean", {"in": 3274, "kept": 3200, "quarantined": 74})
+    hooks.after_dataset_saved("acc_clean", {**CLEANED, "in": 3274, "kept": 3200, "quarantined": 74})
     hooks.after_dataset_saved("acc_feat", {"in": 3200, "kept": 3200, "quarantined": 0})
     hooks.after_dataset_saved("plain", {"in": 1})
     hooks.after_dataset_saved("dq", DQ_PASSED)
@@ -123,6 +133,8 @@ def test_a_successful_run_ends_with_one_block_of_at_most_15_lines(logged, monkey
         "Run summary (__default__, env test): succeeded",
         "  rows ingestion: in 3,368, kept 3,274, quarantined 94",
         "  rows cleaning: in 3,274, kept 3,200, quarantined 74",
+        "  cleaning: 146 values clipped (dep_delay 120, wind_speed 20, temp 6), "
+        "3,210 imputed (wind_gust 2,000, dep_delay 1,000, plane_year 200, 1 more)",
         "  rows features: in 3,200, kept 3,200, quarantined 0",
         "  data quality: passed (12 expectations of suite 'flights')",
         "  model vs baseline: roc_auc 0.6123 vs 0.6000 (model ahead by 0.0123)",
@@ -250,3 +262,26 @@ def test_a_dataset_error_is_told_by_the_project_error_behind_it(logged):
         "the run, before any node, failed: NoChampionError: "
         "The registered model 'm' has no 'champion' version in sqlite://."
     ]
+
+
+def test_a_stage_that_repaired_nothing_says_so_and_the_rest_name_no_column():
+    nothing = {"clipped": {"x": {"below": 0, "above": 0}}, "imputed": {"y": 0}}
+    assert repairs_line("cleaning", nothing) == "cleaning: 0 values clipped, 0 imputed"
+    some = {"clipped": {}, "imputed": {"b": 2, "a": 2, "c": 1}}
+    assert repairs_line("inference_cleaning", some) == (
+        "inference_cleaning: 0 values clipped, 5 imputed (a 2, b 2, c 1)"
+    )
+
+
+def test_repair_lines_of_many_stages_still_fit_in_15_lines(logged):
+    hooks = _hooks()
+    many = {f"acc{i}": _dataset({"accounting": f"s{i}"}, f"{REPORTS}/r.json") for i in range(12)}
+    hooks.after_catalog_created(FakeCatalog({**CATALOG._datasets, **many}))
+    for i in range(12):
+        hooks.after_dataset_saved(f"acc{i}", {"in": i, "kept": i, "quarantined": 0, **CLEANED})
+    _save_lifecycle(hooks, _decision(True))
+    hooks.after_pipeline_run(RUN)
+    lines = _lines(logged)
+    assert len(lines) <= MAX_LINES
+    text = "\n".join(lines)
+    assert "s0: 146 values clipped" in text and "s11: 146 values clipped" in text

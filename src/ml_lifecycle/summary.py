@@ -4,7 +4,8 @@ Catalog entries declare what they contribute in their metadata, never by name:
 
 - ``summary: accounting``: a stage's row accounting (``in``, ``kept``, ``quarantined``), labelled
   by the dataset's section (JSONSectionDataset) or its name; ``summary: {accounting: <label>}``
-  names the label;
+  names the label; one that also counts values repaired (cleaning's ``clipped``, ``imputed``) adds
+  a line of them, the top columns named;
 - ``summary: data_quality``: the validation summary (``passed_gate``, ``failed``, ``expectations``);
 - ``summary: evaluation``: test metrics of the ``model`` and the ``baseline`` side by side;
 - ``summary: registry``: the gate's decision (``model_name``, ``version``, ``passed``, ``reasons``,
@@ -87,6 +88,31 @@ def accounting_line(label: str, data: dict[str, Any]) -> str:
     """Returns `label: in N, kept N, quarantined N`."""
     counts = ", ".join(f"{k} {_n(data[k])}" for k in ("in", "kept", "quarantined") if k in data)
     return f"{label}: {counts or 'no counts'}"
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _top(counts: dict[str, int], what: str, top: int = 3) -> str:
+    """Returns `N <what> (a n, b n, c n, k more)`: the total and the `top` columns by count."""
+    ranked = sorted(((n, c) for c, n in counts.items() if n > 0), key=lambda x: (-x[0], x[1]))
+    text = f"{sum(n for n, _ in ranked):,} {what}"
+    if ranked:
+        named = ", ".join(f"{c} {n:,}" for n, c in ranked[:top])
+        more = f", {len(ranked) - top} more" if len(ranked) > top else ""
+        text += f" ({named}{more})"
+    return text
+
+
+def repairs_line(label: str, data: dict[str, Any]) -> str:
+    """Returns `label: N values clipped (column n, ...), N imputed (column n, ...)`, top 3 each."""
+    clipped = {
+        column: sum(_count(n) for n in sides.values()) if isinstance(sides, dict) else 0
+        for column, sides in (data.get("clipped") or {}).items()
+    }
+    imputed = {column: _count(n) for column, n in (data.get("imputed") or {}).items()}
+    return f"{label}: {_top(clipped, 'values clipped')}, {_top(imputed, 'imputed')}"
 
 
 def data_quality_line(data: dict[str, Any]) -> str:
@@ -185,7 +211,11 @@ def summary_lines(  # noqa: PLR0913 - one run's facts, each named
 ) -> list[tuple[int, str]]:
     """Returns the summary as (log level, line) pairs, at most MAX_LINES of them."""
     head = [(logging.INFO, header)]
-    rows = [f"  rows {accounting_line(label, data)}" for label, data in saved.get("accounting", [])]
+    rows = []
+    for label, data in saved.get("accounting", []):
+        rows.append(f"  rows {accounting_line(label, data)}")
+        if "clipped" in data or "imputed" in data:
+            rows.append(f"  {repairs_line(label, data)}")
     rest: list[tuple[int, str]] = []
     for _, data in saved.get("data_quality", [])[-1:]:
         rest.append((logging.INFO, "  " + data_quality_line(data)))

@@ -1,4 +1,5 @@
-"""Cleaning: each rule sends exactly its rows to quarantine, statistics come from Spark."""
+"""Cleaning: each rule sends exactly its rows to quarantine, statistics come from Spark, and the
+accounting counts the values clipped and imputed."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ import math
 import pytest
 
 from ml_lifecycle.core.errors import ConfigError, RowAccountingError
-from ml_lifecycle.pipelines.cleaning.nodes import account_cleaning, clean, fit_cleaning_statistics
+from ml_lifecycle.pipelines.cleaning.nodes import (
+    account_cleaning,
+    clean,
+    clean_and_count,
+    fit_cleaning_statistics,
+)
 
 INF, NAN = float("inf"), float("nan")
 SCHEMA = "key int, grp string, x double, y double, target double, cat string, s string"
@@ -50,7 +56,7 @@ def _written(spark, df, path):
 
 def test_each_rule_quarantines_exactly_its_rows(spark, intermediate, tmp_path):
     stats = fit_cleaning_statistics(intermediate, PARAMS)
-    primary, quarantine = clean(intermediate, stats, PARAMS)
+    primary, quarantine, repairs = clean_and_count(intermediate, stats, PARAMS)
     primary = _written(spark, primary, tmp_path / "p")
     quarantine = _written(spark, quarantine, tmp_path / "q")
 
@@ -73,9 +79,12 @@ def test_each_rule_quarantines_exactly_its_rows(spark, intermediate, tmp_path):
     assert kept[4].x == stats["impute"]["x"] == kept[10].x
     assert kept[4].cat == stats["impute"]["cat"] == "v"
 
-    report = account_cleaning(intermediate, primary, quarantine)
+    report = account_cleaning(intermediate, primary, quarantine, repairs)
     assert (report["in"], report["kept"], report["quarantined"]) == (12, 4, 8)
     assert report["quarantined_by_reason"]["missing_target:target"] == 2
+    # Of the kept rows, key 4 (NaN) and key 10 (null) had no x, key 4 no cat; y is complete.
+    assert report["imputed"] == {"x": 2, "y": 0, "cat": 1}
+    assert report["clipped"] == {}
 
 
 def test_statistics_are_fitted_in_spark_on_finite_values_with_a_target(intermediate):
@@ -120,10 +129,81 @@ def test_missing_target_can_become_a_value_of_its_own(spark, intermediate):
 
 def test_accounting_refuses_lost_rows(spark, intermediate, tmp_path):
     stats = fit_cleaning_statistics(intermediate, PARAMS)
-    primary, quarantine = clean(intermediate, stats, PARAMS)
+    primary, quarantine, repairs = clean_and_count(intermediate, stats, PARAMS)
     lost = _written(spark, primary.limit(1), tmp_path / "p")
     with pytest.raises(RowAccountingError, match=r"cleaning: 12 rows in but 1 kept \+ 8 .* lost"):
-        account_cleaning(intermediate, lost, _written(spark, quarantine, tmp_path / "q"))
+        account_cleaning(intermediate, lost, _written(spark, quarantine, tmp_path / "q"), repairs)
+
+
+REPAIR_SCHEMA = "key int, x double, n int, y double, label string, target double"
+REPAIR_ROWS = [
+    (1, -3.0, 5, None, "a", 1.0),  # x below its bound; y missing
+    (2, 20.0, 50, 1.0, None, 0.0),  # x above; n above; label missing
+    (3, 30.0, -7, None, "b", 1.0),  # x above; n below; y missing
+    (4, None, 0, 2.0, "a", 0.0),  # x missing: imputed, not clipped
+    (5, 0.0, 10, 3.0, "a", 1.0),  # x and n at their bounds: left as they are
+    (6, NAN, 3, 4.0, "b", 0.0),  # NaN x: missing, imputed
+    (7, 50.0, 99, None, None, None),  # quarantined (no target): nothing of it counted
+    (8, 10.0, None, None, "a", None),  # quarantined too
+]
+REPAIR_PARAMS = {
+    **PARAMS,
+    "required": ["key"],
+    "types": {},
+    "rules": {},
+    "outliers": {
+        "x": {"method": "iqr", "k": 1.5, "action": "clip"},
+        "n": {"method": "zscore", "threshold": 3.0, "action": "clip"},
+    },
+    "dedupe": None,
+    "impute": {"x": "median", "y": {"strategy": "constant", "value": -1.0}, "label": "mode"},
+}
+REPAIR_STATS = {
+    "fitted_on_rows": 6,
+    "impute": {"x": 5.0, "y": -1.0, "label": "a"},
+    "outliers": {
+        "x": {"method": "iqr", "lower": 0.0, "upper": 10.0},
+        "n": {"method": "zscore", "lower": 0.0, "upper": 10.0},
+    },
+}
+
+
+def test_the_accounting_counts_each_columns_clipped_and_imputed_values(spark, tmp_path):
+    intermediate = spark.createDataFrame(REPAIR_ROWS, REPAIR_SCHEMA)
+    primary, quarantine, repairs = clean_and_count(intermediate, REPAIR_STATS, REPAIR_PARAMS)
+    primary = _written(spark, primary, tmp_path / "p")
+    quarantine = _written(spark, quarantine, tmp_path / "q")
+    # Spark took the counts while it wrote the clean table: reading them runs no job.
+    context = spark.sparkContext
+    context.setJobGroup("reading-repair-counts", "reading the observed counts")
+    try:
+        counts = repairs.counts()
+    finally:
+        context.setJobGroup("tests", "the rest")
+    assert context.statusTracker().getJobIdsForGroup("reading-repair-counts") == []
+    report = account_cleaning(intermediate, primary, quarantine, repairs)
+    assert {k: report[k] for k in ("clipped", "imputed")} == counts
+
+    assert (report["in"], report["kept"], report["quarantined"]) == (8, 6, 2)
+    assert report["in"] == report["kept"] + report["quarantined"]
+    assert report["clipped"] == {"x": {"below": 1, "above": 2}, "n": {"below": 1, "above": 1}}
+    assert report["imputed"] == {"x": 2, "y": 2, "label": 1}
+    rows = {r.key: r for r in primary.collect()}
+    assert [rows[k].x for k in range(1, 7)] == [0.0, 10.0, 10.0, 5.0, 0.0, 5.0]
+    assert [rows[k].n for k in range(1, 7)] == [5, 10, 0, 0, 10, 3]
+    assert [rows[k].y for k in range(1, 7)] == [-1.0, 1.0, -1.0, 2.0, 3.0, 4.0]
+
+
+def test_nothing_to_clip_or_impute_is_counted_as_nothing(spark, tmp_path):
+    intermediate = spark.createDataFrame(REPAIR_ROWS, REPAIR_SCHEMA)
+    params = {**REPAIR_PARAMS, "outliers": {}, "impute": {}}
+    stats = {**REPAIR_STATS, "impute": {}, "outliers": {}}
+    primary, quarantine, repairs = clean_and_count(intermediate, stats, params)
+    primary = _written(spark, primary, tmp_path / "p")
+    report = account_cleaning(
+        intermediate, primary, _written(spark, quarantine, tmp_path / "q"), repairs
+    )
+    assert (report["kept"], report["clipped"], report["imputed"]) == (6, {}, {})
 
 
 @pytest.mark.parametrize(

@@ -41,4 +41,12 @@ def test_cleaning_quarantines_by_rule_and_imputes_the_rest(lifecycle):
     bounds = statistics["outliers"]["wind_speed"]
     assert bounds["lower"] <= 5.0 and bounds["upper"] >= 11.0
     assert sorted({r.wind_speed for r in rows}) == [5.0 + i for i in range(7)]
+    # The accounting counts them, per column, of the 60 rows kept: 40 gusts, the five columns
+    # of the destination airport that x7z lacks, nothing clipped.
+    assert report["clipped"] == {"wind_speed": {"below": 0, "above": 0}}
+    assert set(report["imputed"]) == set(statistics["impute"])
+    imputed = {column: n for column, n in report["imputed"].items() if n}
+    assert imputed == {"wind_gust": 40} | dict.fromkeys(
+        ["dest_name", "dest_lat", "dest_lon", "dest_alt", "dest_tz"], 1
+    )
     assert (lifecycle.root / "03_primary" / "cleaning_statistics.json").is_file()

@@ -1,7 +1,9 @@
 """Cleaning nodes: fit statistics in Spark, apply the declared rules, account for every row.
 
 Statistics (imputation values, outlier bounds) are fitted once and stored, so a new batch is
-cleaned with the numbers of the data the model was trained on, not with its own.
+cleaned with the numbers of the data the model was trained on, not with its own. How many values
+of the kept rows were clipped and imputed, per column, Spark counts while it writes the clean
+table (`DataFrame.observe`): the row accounting reports them without a pass of its own.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from functools import reduce
 from typing import Any
 
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, Observation, Window
 from pyspark.sql import functions as F
 
 from ml_lifecycle.core.columns import REASON
@@ -29,7 +31,12 @@ from ml_lifecycle.core.spark import (
     quote,
     require_columns,
 )
-from ml_lifecycle.pipelines.cleaning.params import CleaningParams, ConstantImpute, IqrOutlier
+from ml_lifecycle.pipelines.cleaning.params import (
+    CleaningParams,
+    ConstantImpute,
+    IqrOutlier,
+    Target,
+)
 from ml_lifecycle.pipelines.cleaning.plan import build_plan, coerced, repaired
 
 logger = logging.getLogger(__name__)
@@ -170,10 +177,94 @@ def fit_cleaning_statistics(intermediate: DataFrame, params: dict[str, Any]) -> 
     return stats
 
 
+def _repairs(
+    df: DataFrame, plan: dict[str, Any], target: Target | None
+) -> tuple[dict[str, Column], dict[str, list], list[str]]:
+    """Returns ({column: repaired value}, {column: clip bounds}, [columns imputed])."""
+    fixes = {}
+    clips: dict[str, list] = {}
+    imputed: list[str] = []
+    for name, step in plan["columns"].items():
+        fixed = repaired(name, step)
+        if fixed is None:
+            continue
+        fixes[name] = fixed
+        if step["clip"] is not None:
+            clips[name] = step["clip"]
+        if step["impute"] is not None:
+            imputed.append(name)
+    if target is not None and target.on_missing == "fill":
+        dtypes = dict(df.dtypes)
+        name = target.column
+        fill = F.coalesce(col(name), F.lit(target.fill_value).cast(dtypes[name]))
+        fixes[name] = fill.cast(dtypes[name])
+        if name not in imputed:
+            imputed.append(name)
+    return fixes, clips, imputed
+
+
+class RepairCounts:
+    """Per column, how many values of the kept rows were clipped (below, above) and imputed.
+
+    Spark computes them while it runs the first action on the clean table, its write
+    (`DataFrame.observe`), so they cost no pass of their own; `counts()` reads them after that.
+    Kedro hands this object from node to node in memory: a copy is the object itself.
+    """
+
+    def __init__(
+        self, observation: Observation | None, clipped: list[str], imputed: list[str]
+    ) -> None:
+        self._observation, self._clipped, self._imputed = observation, clipped, imputed
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> RepairCounts:
+        return self
+
+    @staticmethod
+    def metrics(clips: dict[str, list], imputed: list[str]) -> list[Column]:
+        """The aggregates observed on the kept rows, before they are clipped and imputed."""
+        metrics = []
+        for name, (lower, upper) in clips.items():
+            metrics += [
+                F.count(F.when(col(name) < F.lit(lower), 1)).alias(f"below:{name}"),
+                F.count(F.when(col(name) > F.lit(upper), 1)).alias(f"above:{name}"),
+            ]
+        metrics += [F.count(F.when(col(c).isNull(), 1)).alias(f"null:{c}") for c in imputed]
+        return metrics
+
+    def counts(self) -> dict[str, Any] | None:
+        """Returns {clipped: {column: {below, above}}, imputed: {column: n}}; None if unobserved.
+
+        Blocks until the first action on the clean table has finished: call it once that table
+        is written (or counted). None when Spark reported no metrics (a Spark Connect client
+        may get none for a write).
+        """
+        if self._observation is None:
+            values: dict[str, Any] = {}
+        else:
+            values = self._observation.get
+            if not values:
+                return None
+        return {
+            "clipped": {
+                name: {"below": values[f"below:{name}"], "above": values[f"above:{name}"]}
+                for name in self._clipped
+            },
+            "imputed": {name: values[f"null:{name}"] for name in self._imputed},
+        }
+
+
 def clean(
     intermediate: DataFrame, statistics: dict[str, Any] | None, params: dict[str, Any]
 ) -> tuple[DataFrame, DataFrame]:
     """Returns (clean rows, quarantined rows with `_reason`) after every declared rule."""
+    primary, quarantine, _ = clean_and_count(intermediate, statistics, params)
+    return primary, quarantine
+
+
+def clean_and_count(
+    intermediate: DataFrame, statistics: dict[str, Any] | None, params: dict[str, Any]
+) -> tuple[DataFrame, DataFrame, RepairCounts]:
+    """Returns `clean`'s two tables and the counts of clipped and imputed values of the first."""
     params = parse(CleaningParams, params, "cleaning")
     if statistics is None:
         raise ConfigError(
@@ -208,29 +299,46 @@ def clean(
     if params.dedupe is not None:
         df = _tag_duplicates(df, params.dedupe.keys, params.dedupe.order_by, columns)
 
-    fixes = {}
-    for name, step in plan["columns"].items():
-        fixed = repaired(name, step)
-        if fixed is not None:
-            fixes[name] = fixed
-    if target is not None and target.on_missing == "fill":
-        dtypes = dict(df.dtypes)
-        name = target.column
-        fill = F.coalesce(col(name), F.lit(target.fill_value).cast(dtypes[name]))
-        fixes[name] = fill.cast(dtypes[name])
-    df = df.withColumns(fixes) if fixes else df
+    fixes, clips, imputed = _repairs(df, plan, target)
 
-    # Both outputs read this one evaluation of the window and the rules.
+    # Both outputs read this one evaluation of the window and the rules; each is repaired after.
     df = df.persist(StorageLevel.MEMORY_AND_DISK)
-    primary = df.filter(F.col(REASON).isNull()).select(*[col(c) for c in columns])
-    quarantine = df.filter(F.col(REASON).isNotNull()).select(*[col(c) for c in columns], REASON)
-    return primary, quarantine
+    kept = df.filter(F.col(REASON).isNull())
+    observation = None
+    metrics = RepairCounts.metrics(clips, imputed)
+    if metrics:
+        # Counted on the values as they come, in the job that writes the clean table.
+        observation = Observation()
+        kept = kept.observe(observation, *metrics)
+    rejected = df.filter(F.col(REASON).isNotNull())
+    if fixes:
+        kept, rejected = kept.withColumns(fixes), rejected.withColumns(fixes)
+    primary = kept.select(*[col(c) for c in columns])
+    quarantine = rejected.select(*[col(c) for c in columns], REASON)
+    return primary, quarantine, RepairCounts(observation, list(clips), imputed)
 
 
 def account_cleaning(
-    intermediate: DataFrame, primary: DataFrame, quarantine: DataFrame
+    intermediate: DataFrame,
+    primary: DataFrame,
+    quarantine: DataFrame,
+    repairs: RepairCounts,
 ) -> dict[str, Any]:
-    """Returns the stage's row accounting from the written outputs; raises if rows went missing."""
+    """Returns the stage's row accounting from the written outputs; raises if rows went missing.
+
+    The record also holds how many values of the kept rows were clipped (below, above) and
+    imputed, per column: `clipped: {column: {below, above}}`, `imputed: {column: n}` (absent when
+    Spark reported no metrics).
+    """
     by_reason = {reason: n for (reason,), n in counts_by(quarantine, [REASON]).items()}
     record = check_stage("cleaning", intermediate.count(), primary.count(), by_reason)
+    counts = repairs.counts()  # after the counts above: the clean table has been acted on
+    if counts is not None:
+        record.update(counts)
+        clipped = sum(n for sides in counts["clipped"].values() for n in sides.values())
+        logger.info(
+            "cleaning: %s values clipped, %s imputed",
+            f"{clipped:,}",
+            f"{sum(counts['imputed'].values()):,}",
+        )
     return {"recorded_at": datetime.now(UTC).isoformat(timespec="seconds"), **record}

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Pipeline, node
 
-from .nodes import account_cleaning, clean, fit_cleaning_statistics
+from .nodes import account_cleaning, clean_and_count, fit_cleaning_statistics
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -16,14 +16,20 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="fit_cleaning_statistics",
             ),
             node(
-                clean,
+                clean_and_count,
                 inputs=["intermediate_table", "cleaning_statistics", "params:cleaning"],
-                outputs=["primary_table", "cleaning_quarantine"],
+                # cleaning_repairs: counts Spark takes while writing primary_table (in memory).
+                outputs=["primary_table", "cleaning_quarantine", "cleaning_repairs"],
                 name="clean",
             ),
             node(
                 account_cleaning,
-                inputs=["intermediate_table", "primary_table", "cleaning_quarantine"],
+                inputs=[
+                    "intermediate_table",
+                    "primary_table",
+                    "cleaning_quarantine",
+                    "cleaning_repairs",
+                ],
                 outputs="row_accounting_cleaning",
                 name="account_cleaning",
             ),
