@@ -15,7 +15,10 @@ import copy
 import json
 import os
 import signal
+import socket
 import subprocess
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -36,7 +39,8 @@ from ml_lifecycle.pipelines.cleaning.plan import build_plan
 from ml_lifecycle.pipelines.inference.nodes import champion_cleaning_statistics, score_batch
 from ml_lifecycle.pipelines.training.nodes import package_model
 from tests.champion import EXAMPLE, STATISTICS, multiclass_statistics, tiny_model
-from tests.test_serving import ROOT, _free_port, _wait_ready
+
+ROOT = Path(__file__).parents[1]
 
 INF, NAN = float("inf"), float("nan")
 FEATURES = ["distance", "temp", "carrier", "sched_dep_hour"]
@@ -109,6 +113,31 @@ def _log_champion(name: str, statistics: dict, cleaning_statistics: dict, seed: 
     return f"models:/{name}/{version}"
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, timeout: float = 5) -> int:
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - localhost
+        return response.status
+
+
+def _wait_ready(process: subprocess.Popen, url: str, log: Path, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited ({process.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            if _get(url) == 200:
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(1)
+    pytest.fail(f"the server did not answer /ping in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
 def _requests() -> list[pd.DataFrame]:
     """Returns the raw rows as served: every column, then without ABSENT (ids as the index)."""
     rows = pd.DataFrame(RAW, columns=["id", *FEATURES]).set_index("id")
@@ -123,7 +152,10 @@ def _start_server(name: str, tracking_uri: str, log: Path) -> tuple[subprocess.P
          f"MLFLOW_TRACKING_URI={tracking_uri}"],
         cwd=ROOT, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    command = next(line for line in printed.splitlines() if "mlflow models serve" in line)
+    lines = [line for line in printed.splitlines() if "mlflow models serve" in line]
+    assert len(lines) == 1, printed
+    command = lines[0]
+    assert f'-m "models:/{name}@champion" --env-manager local --host 127.0.0.1' in command
     with log.open("w") as out:
         server = subprocess.Popen(
             ["bash", "-c", command],

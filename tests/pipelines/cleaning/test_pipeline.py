@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.pipelines.conftest import BAD_MONTH, DUPLICATE, NO_ARRIVAL
 
 DEDUPE = "duplicate_key:year+month+day+carrier+flight+origin+sched_dep_time"
@@ -21,6 +23,11 @@ def test_cleaning_quarantines_by_rule_and_imputes_the_rest(lifecycle):
         "rule:valid_month": 1,
     }
     assert primary.count() == 60
+    # Each stage ran alone (its own run) and wrote its own section of one row_accounting.json,
+    # keeping the sections of the stages before it.
+    sections = json.loads((lifecycle.root / "08_reporting/row_accounting.json").read_text())
+    assert {"ingestion", "cleaning"} <= set(sections)
+    assert sections["cleaning"]["in"] == sections["ingestion"]["kept"] == 63
     reasons = {r.flight: r._reason for r in quarantine.collect()}
     assert reasons == {
         100 + DUPLICATE: DEDUPE,
