@@ -9,7 +9,13 @@ import pytest
 from kedro.io import DatasetError
 
 from ml_lifecycle.core.errors import NoChampionError
-from ml_lifecycle.summary import MAX_LINES, RunSummaryHooks, repairs_line, summary_role
+from ml_lifecycle.summary import (
+    MAX_LINES,
+    RunSummaryHooks,
+    evaluation_line,
+    repairs_line,
+    summary_role,
+)
 
 
 class FakeDataset(SimpleNamespace):
@@ -285,3 +291,16 @@ def test_repair_lines_of_many_stages_still_fit_in_15_lines(logged):
     assert len(lines) <= MAX_LINES
     text = "\n".join(lines)
     assert "s0: 146 values clipped" in text and "s11: 146 values clipped" in text
+
+
+def test_a_refused_tuned_threshold_is_named_beside_the_metric():
+    metrics = {
+        "model": {"roc_auc": 0.57, "threshold_fallback": True, "threshold_tuned": 0.32},
+        "baseline": {"roc_auc": 0.61},
+    }
+    assert evaluation_line(metrics) == (
+        "model vs baseline: roc_auc 0.5700 vs 0.6100 (baseline ahead by 0.0400); "
+        "tuned threshold 0.320 refused, 0.5 used"
+    )
+    metrics["model"]["threshold_fallback"] = False
+    assert evaluation_line(metrics).endswith("(baseline ahead by 0.0400)")

@@ -160,7 +160,11 @@ def evaluation_line(
         return f"model {metric} {ours:.4f} (no baseline)"
     gap = (ours - theirs) if greater_is_better else (theirs - ours)
     verdict = "model ahead" if gap > 0 else "baseline ahead" if gap < 0 else "tied"
-    return f"model vs baseline: {metric} {ours:.4f} vs {theirs:.4f} ({verdict} by {abs(gap):.4f})"
+    line = f"model vs baseline: {metric} {ours:.4f} vs {theirs:.4f} ({verdict} by {abs(gap):.4f})"
+    if model.get("threshold_fallback"):  # evaluation refused a one-class tuned threshold
+        tuned = _number(model.get("threshold_tuned"))
+        line += f"; tuned threshold {tuned:.3f} refused, 0.5 used" if tuned is not None else ""
+    return line
 
 
 def registry_line(decision: dict[str, Any], committed: bool = True) -> tuple[int, str]:
