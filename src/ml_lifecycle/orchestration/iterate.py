@@ -63,11 +63,15 @@ def dotted(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def kedro_command(env: str, pipelines: list[str], params: dict[str, Any]) -> list[str]:
+def kedro_command(
+    env: str, pipelines: list[str], params: dict[str, Any], conf_source: str | None = None
+) -> list[str]:
     """Returns the `kedro run` command line of `pipelines` in `env` with runtime `params`."""
     kedro = Path(sys.executable).with_name("kedro")
     command = [str(kedro)] if kedro.exists() else [sys.executable, "-m", "kedro"]
     command += ["run", "--env", env, "--pipelines", ",".join(pipelines)]
+    if conf_source:
+        command += ["--conf-source", conf_source]
     values = []
     for key, value in dotted(params).items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
@@ -84,12 +88,17 @@ def kedro_command(env: str, pipelines: list[str], params: dict[str, Any]) -> lis
 
 
 def plan_retraining(
-    decision: dict[str, Any], env: str, runtime_params: dict[str, Any], run_id: str
+    decision: dict[str, Any],
+    env: str,
+    runtime_params: dict[str, Any],
+    run_id: str,
+    conf_source: str | None = None,
 ) -> Retraining | None:
     """Returns the retraining run `decision` asks for (None: no retraining).
 
     Its runtime parameters: this run's own, then `iterate.retrain.params`, then the window, then
-    its data folder, `<iterate.retrain.data_dir>/<run_id>`, which no other run writes.
+    its data folder, `<iterate.retrain.data_dir>/<run_id>`, which no other run writes. It reads
+    the configuration from `conf_source` (None: the project's).
     """
     if not decision["retrain"]:
         return None
@@ -116,7 +125,8 @@ def plan_retraining(
     data_dir = f"{str(base).rstrip('/')}/{run_id}"
     runtime = dotted(dict(runtime_params or {})) | dotted(dict(spec.get("params") or {}))
     runtime |= window | {"data_dir": data_dir}
-    return Retraining(kedro_command(env, pipelines, runtime), window, data_dir)
+    command = kedro_command(env, pipelines, runtime, conf_source)
+    return Retraining(command, window, data_dir)
 
 
 def outcome_of(
@@ -214,8 +224,11 @@ def iterate(
     env: str | None = None,
     runtime_params: dict[str, Any] | None = None,
     project_path: Path | None = None,
+    conf_source: str | None = None,
 ) -> dict[str, Any]:
     """Runs the iterate pipeline, then the retraining its decision asks for; returns the outcome.
+
+    Both runs read the configuration from `conf_source` (None: the project's `conf/`).
 
     Raises IterationFailed, after recording the outcome, when the retraining run failed.
     """
@@ -224,7 +237,7 @@ def iterate(
     runtime_params = dict(runtime_params or {})
     before = mlflow.last_active_run()
     with KedroSession.create(
-        project_path=project_path, env=env, runtime_params=runtime_params
+        project_path=project_path, env=env, runtime_params=runtime_params, conf_source=conf_source
     ) as session:
         session.run(pipeline_names=[PIPELINE])
         session_id = session.store["session_id"]
@@ -236,7 +249,9 @@ def iterate(
     catalog = context.catalog
     decision = catalog.load("iteration_decision")
     env = context.env or "local"
-    retraining = plan_retraining(decision, env, runtime_params, run_id or session_id)
+    retraining = plan_retraining(
+        decision, env, runtime_params, run_id or session_id, conf_source=conf_source
+    )
     if retraining is None:
         logger.info("Iterate: nothing to retrain; the champion stays %s", decision["model"])
         outcome = outcome_of(decision)
