@@ -4,6 +4,7 @@ by Spark and by the logged model in pandas (ml_lifecycle.model.cleaning_plan doc
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pyspark.sql import Column
@@ -11,6 +12,8 @@ from pyspark.sql import functions as F
 
 from ml_lifecycle.core.spark import col, quote
 from ml_lifecycle.pipelines.cleaning.params import CleaningParams
+
+logger = logging.getLogger(__name__)
 
 
 def build_plan(
@@ -27,11 +30,28 @@ def build_plan(
             "type": dtype,
             "coerce": params.types.get(name),  # the declared type, or None
             "clip": clips.get(name),
-            "impute": statistics["impute"].get(name),
+            "impute": _within(name, statistics["impute"].get(name), clips.get(name)),
         }
         for name, dtype in column_types.items()
     }
     return {"columns": columns}
+
+
+def _within(name: str, value: Any, clip: list[float] | None) -> Any:
+    """The imputed value, clipped to the column's bounds like every other value of it.
+
+    The plan runs again where the logged model scores rows that batch cleaning repaired: an
+    imputed value outside the bounds would be clipped there and not where raw rows are served.
+    """
+    if clip is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    inside = min(max(value, clip[0]), clip[1])
+    if inside != value:
+        logger.warning(
+            "cleaning.impute.%s: %s lies outside the clip bounds [%s, %s]; %s is imputed.",
+            name, value, clip[0], clip[1], inside,
+        )  # fmt: skip
+    return inside
 
 
 def coerced(name: str, step: dict[str, Any]) -> Column:
