@@ -28,7 +28,7 @@ export DO_NOT_TRACK := 1
 # against 19.6 s per import on 2 cores; uv, unlike pip, compiles nothing at install).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help install java run serve mlflow-ui check-ui viz viz-build check-viz check-browser check-cluster check-faults check-scenarios test test-e2e lint format layout bench bench-ingest bench-validate bench-input bench-scale lock clean-data
+.PHONY: help install java run serve mlflow-ui check-ui viz viz-build check-viz check-browser check-cluster check-faults check-scenarios check-all test test-e2e lint format layout bench bench-ingest bench-validate bench-input bench-scale lock clean-data
 
 help:  ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -91,6 +91,13 @@ check-cluster: install  ## The pipelines on a local Spark standalone cluster and
 
 check-faults: install  ## kill -9 mid-write then rerun/--from-nodes, idempotent reruns, concurrent runs (CI)
 	$(BIN)/pytest -m faults
+
+# `make check-all`: the slow tiers in one pytest run on WORKERS processes, a test file each at a
+# time (a module's fixture runs once). A subprocess `kedro run` leaves a core idle much of the
+# time (imports, Spark's driver, small jobs), so two streams of them use both cores.
+WORKERS ?= 2
+check-all: install  ## The end-to-end, cluster, fault, scenario and browser tiers together on WORKERS=2 processes (CI)
+	$(BIN)/pytest -m 'e2e or cluster or faults or scenario or browser' -n $(WORKERS) --dist loadfile
 
 check-scenarios: install  ## Multi-run scenarios: lifecycle, then iterate on the same data and on a drifted batch (CI)
 	$(BIN)/pytest -m scenario

@@ -1,13 +1,14 @@
 """The Keras model, built from configuration and the Spark statistics of the train split.
 
-It takes raw features: missing numbers are filled, logged and normalized, categories are looked up
-and embedded, all inside the model, so what is served is what was trained.
+It takes raw features: missing numbers are filled, logged, normalized and embedded (periodic or
+piecewise-linear, `training.numeric_embedding`), categories are looked up and embedded, all inside
+the model, so what is served is what was trained.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
@@ -15,8 +16,9 @@ import numpy as np
 import pandas as pd
 from keras import layers
 
+from ml_lifecycle.core.errors import ConfigError
 from ml_lifecycle.core.params import parse
-from ml_lifecycle.model.params import Embedding, TrainingParams
+from ml_lifecycle.model.params import Embedding, NumericEmbedding, TrainingParams
 
 PACKAGE = "ml_lifecycle"
 
@@ -43,6 +45,99 @@ class Log1p(layers.Layer):
 
     def call(self, inputs):
         return keras.ops.log1p(keras.ops.maximum(inputs, 0.0))
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PeriodicEmbedding(layers.Layer):
+    """PLR embedding of one column: relu(W [sin 2πcx, cos 2πcx] + b), c ~ N(0, sigma) trainable.
+
+    Takes (batch, 1) normalized values and returns (batch, dim).
+    """
+
+    def __init__(self, frequencies: int = 16, sigma: float = 1.0, dim: int = 16, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.frequencies, self.sigma, self.dim = int(frequencies), float(sigma), int(dim)
+
+    def build(self, input_shape) -> None:
+        self.frequency = self.add_weight(
+            name="frequency",
+            shape=(self.frequencies,),
+            initializer=keras.initializers.RandomNormal(stddev=self.sigma),
+        )
+        self.kernel = self.add_weight(
+            name="kernel", shape=(2 * self.frequencies, self.dim), initializer="glorot_uniform"
+        )
+        self.bias = self.add_weight(name="bias", shape=(self.dim,), initializer="zeros")
+
+    def call(self, inputs):
+        angle = (2 * math.pi) * keras.ops.cast(inputs, self.compute_dtype) * self.frequency
+        periodic = keras.ops.concatenate([keras.ops.sin(angle), keras.ops.cos(angle)], axis=-1)
+        return keras.ops.relu(keras.ops.matmul(periodic, self.kernel) + self.bias)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.dim)
+
+    def get_config(self) -> dict[str, Any]:
+        config = {"frequencies": self.frequencies, "sigma": self.sigma, "dim": self.dim}
+        return {**super().get_config(), **config}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PiecewiseLinearEncoding(layers.Layer):
+    """PLE of one column on sorted edges b_0 < ... < b_T: T values, (x - b_{t-1}) / (b_t - b_{t-1})
+    clipped to [0, 1], except that the first bin is not clipped below nor the last above.
+
+    Takes (batch, 1) values and returns (batch, T).
+    """
+
+    def __init__(self, edges: Sequence[float] = (0.0, 1.0), **kwargs: Any):
+        super().__init__(**kwargs)
+        self.edges = [float(e) for e in edges]
+        if len(self.edges) < 2 or np.any(np.diff(self.edges) <= 0):
+            raise ValueError(f"edges must be at least two increasing numbers, not {self.edges}")
+        bins = len(self.edges) - 1
+        self._left = np.asarray(self.edges[:-1], "float32")
+        self._width = np.diff(np.asarray(self.edges, "float64")).astype("float32")
+        self._low = np.asarray([-np.inf] + [0.0] * (bins - 1), "float32")
+        self._high = np.asarray([1.0] * (bins - 1) + [np.inf], "float32")
+
+    def call(self, inputs):
+        x = keras.ops.cast(inputs, self.compute_dtype)
+        position = (x - self._left) / self._width
+        return keras.ops.minimum(keras.ops.maximum(position, self._low), self._high)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], len(self.edges) - 1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "edges": self.edges}
+
+
+def normalized(stats: dict[str, Any], values: Any) -> np.ndarray:
+    """Returns raw values of a column as its numeric branch normalizes them (NumPy, float64)."""
+    x = np.asarray(values, "float64")
+    method = stats["normalization"]
+    if method == "log_zscore":
+        x = np.log1p(np.maximum(x, 0.0))
+    if method in ("zscore", "log_zscore"):
+        # keras Normalization divides by max(sqrt(variance), epsilon).
+        x = (x - stats["mean"]) / max(math.sqrt(max(stats["variance"], 1e-12)), 1e-7)
+    elif method == "minmax":
+        x = (x - stats["min"]) / max(stats["max"] - stats["min"], 1e-12)
+    return x
+
+
+def encoding_edges(stats: dict[str, Any]) -> list[float]:
+    """Returns a column's PLE edges on the normalized scale: its train min, the Spark quantile bin
+    edges and its train max, normalized, distinct and increasing."""
+    raw = [stats["min"], *stats.get("bin_edges", []), stats["max"]]
+    edges: list[float] = []
+    for value in sorted(normalized(stats, raw).tolist()):
+        if not edges or value - edges[-1] > 1e-6:
+            edges.append(float(value))
+    if len(edges) < 2:  # a constant column: one bin around its value
+        edges = [edges[0] - 1.0, edges[0] + 1.0]
+    return edges
 
 
 def embedding_dim(cardinality: int, spec: Embedding | Mapping[str, Any]) -> int:
@@ -76,6 +171,23 @@ def _numeric_branch(name: str, stats: dict[str, Any], inputs):
         x = layers.Normalization(
             mean=stats["min"], variance=span**2, name=f"{name}_norm", dtype="float32"
         )(x)
+    return x
+
+
+def _embedded(name: str, stats: dict[str, Any], x, spec: NumericEmbedding):
+    # The normalized value, embedded (training.numeric_embedding); `none` keeps the value itself.
+    if spec.kind == "periodic":
+        return PeriodicEmbedding(
+            spec.frequencies, spec.sigma, spec.dim, name=f"{name}_periodic", dtype="float32"
+        )(x)
+    if spec.kind == "piecewise_linear":
+        if not stats.get("bin_edges"):
+            raise ConfigError(
+                "training.numeric_embedding.kind: piecewise_linear needs the quantile bin edges "
+                f"of {name}; set features.numeric_bins to 2 or more."
+            )
+        x = PiecewiseLinearEncoding(encoding_edges(stats), name=f"{name}_ple", dtype="float32")(x)
+        return layers.Dense(spec.dim, activation="relu", name=f"{name}_ple_dense")(x)
     return x
 
 
@@ -121,7 +233,10 @@ def build_model(
         for name in statistics["categorical"]
     }
     indices = {n: keras.Input(shape=(1,), name=n, dtype="int64") for n in statistics["categorical"]}
-    numeric = [_numeric_branch(n, s, numeric_inputs[n]) for n, s in statistics["numeric"].items()]
+    numeric = [
+        _embedded(n, s, _numeric_branch(n, s, numeric_inputs[n]), params.numeric_embedding)
+        for n, s in statistics["numeric"].items()
+    ]
     numeric += [
         _binned_branch(n, s, numeric_inputs[n], params)
         for n, s in statistics["numeric"].items()

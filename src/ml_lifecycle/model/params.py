@@ -27,6 +27,21 @@ class Embedding(Params):
     max_dim: PositiveInt
 
 
+class NumericEmbedding(Params):
+    """How each normalized numeric value enters the network (Gorishniy et al. 2022).
+
+    `none`: the value itself; `periodic` (PLR): `frequencies` trainable frequencies c ~ N(0,
+    sigma), concat(sin 2πcx, cos 2πcx), then Dense(dim, relu); `piecewise_linear` (PLE): the
+    value's piecewise-linear encoding on the train-split quantile bin edges, then Dense(dim,
+    relu). Every key is required; a kind ignores the keys it does not read.
+    """
+
+    kind: Literal["none", "periodic", "piecewise_linear"]
+    frequencies: PositiveInt
+    sigma: PositiveFloat
+    dim: PositiveInt
+
+
 class ConstantSchedule(Params):
     name: Literal["constant"]
 
@@ -72,6 +87,7 @@ class TrainingParams(Params):
     l2: Annotated[float, Field(ge=0)]
     batch_norm: bool
     embedding: Embedding
+    numeric_embedding: NumericEmbedding
     learning_rate: PositiveFloat
     schedule: Schedule
     early_stopping: EarlyStopping
