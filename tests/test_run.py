@@ -103,6 +103,7 @@ def _check_mlflow_record(store, report, metrics, summary, model, rows) -> None:
     (run,) = client.search_runs(client.get_experiment_by_name("ml-lifecycle").experiment_id)
     assert run.info.status == "FINISHED"
     assert run.data.params["training.epochs"] == "3"
+    assert run.data.params["training.seed"] == run.data.params["evaluation.baseline.seed"] == "42"
     assert run.data.params["features.split.method"] == "time"
     tags = run.data.tags
     assert tags["kedro_env"] == "test" and len(tags["git_commit"]) == 40

@@ -100,6 +100,22 @@ def test_model_and_baseline_are_scored_on_the_same_test_rows(evaluated):
     assert 0 < report["model"]["threshold"] < 1  # tuned on the validation split
 
 
+def test_baseline_reports_the_iterations_it_ran_and_whether_it_stopped_early(evaluated, caplog):
+    statistics, splits, _, model_eval, baseline = evaluated
+    fit = report_metrics(model_eval, baseline)["baseline"]["fit"]
+    # The easy problem stops well before 300 iterations on the validation split.
+    assert fit["max_iter"] == 300 and 0 < fit["iterations"] < 300 and fit["stopped_early"]
+    assert fit["train_rows"] == splits["train"].count_rows()
+    assert fit["validation_rows"] == splits["validation"].count_rows()
+    capped = {**EVALUATION, "baseline": {**EVALUATION["baseline"], "max_iter": 3}}
+    with caplog.at_level("WARNING", logger="ml_lifecycle.pipelines.evaluation.nodes"):
+        short = evaluate_baseline(
+            splits["train"], splits["validation"], splits["test"], statistics, capped
+        )
+    assert short["fit"]["iterations"] == 3 and not short["fit"]["stopped_early"]
+    assert "raise evaluation.baseline.max_iter" in caplog.text
+
+
 def test_plots_are_drawn_for_the_task(evaluated):
     statistics, _, history, model_eval, baseline = evaluated
     figures = plot_evaluation(model_eval, baseline, history, statistics)

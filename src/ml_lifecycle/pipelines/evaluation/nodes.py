@@ -7,6 +7,7 @@ of the (capped) test split are held, never the features of a whole split.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import keras
@@ -104,7 +105,9 @@ def evaluate_baseline(
         random_state=settings.seed,
     )
     # Early stopping watches the same validation split as the Keras model's.
+    start = time.perf_counter()
     model.fit(x_train, y_train, X_val=x_val, y_val=y_val)
+    fit_seconds = round(time.perf_counter() - start, 3)
 
     def predict(inputs: dict[str, np.ndarray]) -> np.ndarray:
         matrix = _baseline_matrix(inputs, statistics, spec)
@@ -116,17 +119,36 @@ def evaluate_baseline(
     result["fit"] = {
         "estimator": type(model).__name__,
         "train_rows": len(y_train),
-        "iterations": int(model.n_iter_),
-        "max_iter": model.max_iter,
+        "validation_rows": len(y_val),
+        **_iterations(int(model.n_iter_), settings.max_iter),
+        "fit_seconds": fit_seconds,
         "categorical_features": [n for n, c in zip(spec, categorical, strict=True) if c],
     }
+    fit = result["fit"]
     logger.info(
-        "Baseline (%s, %s iterations) on the test split: %s",
-        type(model).__name__,
-        model.n_iter_,
+        "Baseline (%s, %s of max_iter %s iterations, %s) on the test split: %s",
+        fit["estimator"],
+        fit["iterations"],
+        fit["max_iter"],
+        "stopped early on the validation split" if fit["stopped_early"] else "hit max_iter",
         _headline(result["metrics"]),
     )
+    if not fit["stopped_early"]:
+        logger.warning(
+            "evaluation: the baseline ran all %s iterations without early stopping; raise "
+            "evaluation.baseline.max_iter so it is not cut short.",
+            fit["max_iter"],
+        )
     return result
+
+
+def _iterations(ran: int, max_iter: int) -> dict[str, Any]:
+    """Returns the iterations the baseline ran beside max_iter, and whether it stopped early.
+
+    Early stopping ends the fit once `n_iter_no_change` iterations have not improved the
+    validation loss, so a fit that ran all of max_iter was cut short by the cap instead.
+    """
+    return {"iterations": ran, "max_iter": max_iter, "stopped_early": ran < max_iter}
 
 
 def _headline(metrics: dict[str, Any]) -> str:
