@@ -28,7 +28,7 @@ export DO_NOT_TRACK := 1
 # against 19.6 s per import on 2 cores; uv, unlike pip, compiles nothing at install).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help install java run serve mlflow-ui check-ui viz viz-build check-viz check-browser check-cluster check-faults check-scenarios check-all test test-e2e lint format layout bench bench-ingest bench-validate bench-input bench-scale lock clean-data
+.PHONY: help install java run serve mlflow-ui check-ui viz viz-build check-viz check-browser check-cluster check-faults check-scenarios check-all test test-e2e lint format layout bench bench-ingest bench-validate bench-input bench-scale bench-model lock clean-data
 
 help:  ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -126,6 +126,9 @@ bench-input: install  ## Training fed by Parquet-streamed tf.data vs in-memory a
 
 bench-scale: install  ## Pipelines at 1/10/50 M synthetic rows: time, Python+JVM RSS (long, not in bench; SCALE_ARGS=--sizes ..)
 	$(BIN)/python benchmarks/scaling.py $(SCALE_ARGS)
+
+bench-model: install  ## Model vs baseline, 3 seeds per task: flights time and random split, regression (long, not in bench; MODEL_ARGS=--tasks ..)
+	$(BIN)/python benchmarks/model.py $(MODEL_ARGS)
 
 lock:  ## Re-resolve the dependencies and rewrite requirements.lock
 	rm -rf /tmp/ml-lifecycle-lock && $(PYTHON) -m venv /tmp/ml-lifecycle-lock

@@ -2,15 +2,20 @@
 
 Besides the tree's peak, the peaks of its parts are kept apart: the root process (the Python
 driver of `kedro run` or of a script), its JVM children (Spark's driver JVM in local mode) and
-anything else (Python workers, shells).
+anything else (Python workers, shells). `LoadSampler` samples the load average while a run
+lasts and `machine` describes the machine, so a figure says how busy its machine was.
 """
 
 from __future__ import annotations
 
+import os
+import platform
+import shutil
 import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
@@ -139,3 +144,46 @@ def _kill_tree(proc: psutil.Process) -> None:
             p.kill()
         except psutil.Error:
             pass
+
+
+class LoadSampler:
+    """Samples the 1-minute load average every few seconds while a measured run lasts."""
+
+    def __init__(self, every_s: float = 5.0) -> None:
+        self.every_s, self.samples = every_s, [os.getloadavg()[0]]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.samples.append(os.getloadavg()[0])
+
+    def __enter__(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(os.getloadavg()[0])
+
+    def summary(self) -> dict:
+        return {
+            "before": round(self.samples[0], 2),
+            "after": round(self.samples[-1], 2),
+            "mean": round(sum(self.samples) / len(self.samples), 2),
+            "max": round(max(self.samples), 2),
+        }
+
+
+def machine(root: Path) -> dict:
+    """Returns the machine a benchmark ran on: platform, cores, memory, free disk, Python."""
+    mem = psutil.virtual_memory()
+    return {
+        "platform": f"{platform.system()} {platform.machine()}",
+        "cores": psutil.cpu_count(),
+        "ram_gib": round(mem.total / 2**30, 1),
+        "available_gib_at_start": round(mem.available / 2**30, 1),
+        "disk_free_gib_at_start": round(shutil.disk_usage(root).free / 2**30, 1),
+        "python": platform.python_version(),
+    }

@@ -17,12 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +28,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _measure import Measurement, measure  # noqa: E402
+from _measure import LoadSampler, Measurement, machine, measure  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
 WORK = ROOT / "benchmarks/work/scaling"
@@ -80,36 +78,6 @@ class Deadline:
 
     def left(self) -> float:
         return max(0.0, min(self.per_run_s, self.end - time.monotonic()))
-
-
-class LoadSampler:
-    """Samples the 1-minute load average every few seconds while a measured run lasts."""
-
-    def __init__(self, every_s: float = 5.0) -> None:
-        self.every_s, self.samples = every_s, [os.getloadavg()[0]]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.every_s):
-            self.samples.append(os.getloadavg()[0])
-
-    def __enter__(self) -> LoadSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.samples.append(os.getloadavg()[0])
-
-    def summary(self) -> dict:
-        return {
-            "before": round(self.samples[0], 2),
-            "after": round(self.samples[-1], 2),
-            "mean": round(sum(self.samples) / len(self.samples), 2),
-            "max": round(max(self.samples), 2),
-        }
 
 
 def _figures(m: Measurement, rows: int, load: LoadSampler) -> dict:
@@ -316,18 +284,6 @@ def _source() -> str:
         return os.environ.get("SCALING_SOURCE_COMMIT", "unknown")
 
 
-def _machine() -> dict:
-    mem = psutil.virtual_memory()
-    return {
-        "platform": f"{platform.system()} {platform.machine()}",
-        "cores": psutil.cpu_count(),
-        "ram_gib": round(mem.total / 2**30, 1),
-        "available_gib_at_start": round(mem.available / 2**30, 1),
-        "disk_free_gib_at_start": round(shutil.disk_usage(ROOT).free / 2**30, 1),
-        "python": platform.python_version(),
-    }
-
-
 def _mb(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) else "-"
 
@@ -416,7 +372,7 @@ def main() -> None:
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "source": _source(),
         "command": f"kedro run --env scale --pipelines {PIPELINES}",
-        "machine": _machine(),
+        "machine": machine(ROOT),
         "load_average": {"before": [round(x, 2) for x in os.getloadavg()]},
         "runs": [],
     }
