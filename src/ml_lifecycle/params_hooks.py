@@ -17,6 +17,8 @@ from ml_lifecycle.core.errors import ConfigError
 from ml_lifecycle.core.params import Params, parse, source_file
 
 PREFIX = "params:"
+# `training_tuned` (conf/base/parameters_tune.yml) overrides keys of `training`.
+TUNED = "training_tuned"
 
 
 def block_models() -> dict[str, type[Params]]:
@@ -33,6 +35,7 @@ def block_models() -> dict[str, type[Params]]:
     from ml_lifecycle.pipelines.profile.params import ProfileParams  # noqa: PLC0415
     from ml_lifecycle.pipelines.registry.params import RegistryParams  # noqa: PLC0415
     from ml_lifecycle.pipelines.synthetic.params import SyntheticParams  # noqa: PLC0415
+    from ml_lifecycle.pipelines.tune.params import TuneParams  # noqa: PLC0415
 
     return {
         "ingestion": IngestionParams,
@@ -47,6 +50,7 @@ def block_models() -> dict[str, type[Params]]:
         "monitoring": MonitoringParams,
         "registry": RegistryParams,
         "iterate": IterateParams,
+        "tune": TuneParams,
     }
 
 
@@ -61,14 +65,23 @@ def validate_blocks(
     parameters: dict[str, Any], blocks: list[str], env: str | None = None
 ) -> dict[str, Params]:
     """Returns each named block parsed into its model; raises ConfigError on the first mistake."""
+    # Imported here, as in block_models.
+    from ml_lifecycle.model.overrides import merge_tuned  # noqa: PLC0415
+    from ml_lifecycle.pipelines.tune.params import parse_tune  # noqa: PLC0415
+
     models = block_models()
-    parsed = {}
+    parsed: dict[str, Params] = {}
     for key in blocks:
-        if key not in models:
+        if key not in models and key != TUNED:
             continue  # e.g. expectation_suite: parsed by the data-quality suite itself
         if key not in parameters:
             raise ConfigError(f"missing block {key} in {source_file(key, env)}.")
-        parsed[key] = parse(models[key], parameters[key], key, env)
+        if key == TUNED:  # an overlay of `training`: valid once merged onto it
+            parsed[key], _ = merge_tuned(parameters.get("training") or {}, parameters[key], env)
+        elif key == "tune":  # its space names training keys
+            parsed[key] = parse_tune(parameters[key], env)
+        else:
+            parsed[key] = parse(models[key], parameters[key], key, env)
     return parsed
 
 

@@ -15,8 +15,9 @@ from ml_lifecycle.core.errors import ConfigError
 # `inference`, `monitoring` (inference + drift) and `iterate` (monitoring + the decision to
 # retrain, which `kedro iterate` acts on) work on a new batch with the champion, which moves only
 # once the lifecycle run has succeeded: each runs on its own (`kedro run --pipelines inference`,
-# `kedro iterate`; `make run` does that too).
-NOT_IN_DEFAULT = ("synthetic", "profile", "inference", "monitoring", "iterate")
+# `kedro iterate`; `make run` does that too). `tune` searches training keys on request (`make
+# tune`) and writes them for the env's next training run.
+NOT_IN_DEFAULT = ("synthetic", "profile", "inference", "monitoring", "iterate", "tune")
 
 
 def pipeline_names() -> list[str]:

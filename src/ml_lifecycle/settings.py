@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,19 @@ def artifact_root(uri: str) -> str | None:
 
 REPLACE = "_replace"
 
+# The loader resolving a config now: `ml.conf_env_dir` answers for it (resolvers are global).
+_RESOLVING: ContextVar[OmegaConfigLoader | None] = ContextVar("ml_lifecycle_loader", default=None)
+
+
+def conf_env_dir() -> str:
+    """The run's env folder of its conf source (conf/local by default), for files a run writes
+    there (the tuned training keys); only inside the project's config loader."""
+    loader = _RESOLVING.get()
+    if loader is None:
+        raise ValueError("ml.conf_env_dir resolves only inside the project's config loader.")
+    env = loader.env or loader.default_run_env
+    return str(Path(loader.conf_source).resolve() / env)
+
 
 def _replacements(merged: Any, env: Any) -> Any:
     """`merged` with every mapping that `env` marks `_replace: true` taken from `env` whole.
@@ -79,6 +93,13 @@ class LifecycleConfigLoader(OmegaConfigLoader):
     `_replace: true` inside the mapping makes it replace base's instead of merging into it, and
     an empty mapping (`derived: {}`) replaces base's too: in an env, `{}` means none.
     """
+
+    def __getitem__(self, key):  # noqa: ANN001, ANN204
+        token = _RESOLVING.set(self)
+        try:
+            return super().__getitem__(key)
+        finally:
+            _RESOLVING.reset(token)
 
     def _soft_merge(self, config, env_config, env_path=None):  # noqa: ANN001, ANN202
         merged = super()._soft_merge(config, env_config, env_path)
@@ -127,5 +148,6 @@ CONFIG_LOADER_ARGS = {
     "custom_resolvers": {
         "ml.tracking_uri": tracking_uri,
         "ml.artifact_root": artifact_root,
+        "ml.conf_env_dir": conf_env_dir,
     },
 }

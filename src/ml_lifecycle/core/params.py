@@ -22,7 +22,11 @@ from ml_lifecycle.core.errors import ConfigError
 M = TypeVar("M", bound=BaseModel)
 
 # Blocks whose YAML lives in another stage's file (conf/<env>/parameters_<file>.yml).
-FILES = {"iterate": "monitoring", "data_quality_overrides": "data_quality"}
+FILES = {
+    "iterate": "monitoring",
+    "data_quality_overrides": "data_quality",
+    "training_tuned": "tune",
+}
 
 
 class Params(BaseModel):

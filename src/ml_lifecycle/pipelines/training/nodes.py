@@ -1,96 +1,26 @@
-"""Training node: the configured Keras model, fed by tf.data streamed from the Parquet shards."""
+"""Training node: the configured Keras model (ml_lifecycle.model.fit), with tuned keys merged."""
 
 from __future__ import annotations
 
 import logging
-import math
-import tempfile
-import time
-from pathlib import Path
 from typing import Any
 
 import keras
 import pyarrow.dataset as pads
-import tensorflow as tf
 
 from ml_lifecycle.core.errors import ConfigError
 from ml_lifecycle.core.params import parse
 from ml_lifecycle.model.cleaning_plan import restrict
-from ml_lifecycle.model.devices import configure
-from ml_lifecycle.model.inputs import count_rows, make_dataset, training_inputs
-from ml_lifecycle.model.layers import build_model, compile_model, input_spec
+from ml_lifecycle.model.fit import EpochTimer, fit
+from ml_lifecycle.model.layers import input_spec
+from ml_lifecycle.model.overrides import merge_tuned
 from ml_lifecycle.pipelines.cleaning.params import CleaningParams
 from ml_lifecycle.pipelines.cleaning.plan import build_plan
-from ml_lifecycle.pipelines.training.params import TrainingParams
 
 logger = logging.getLogger(__name__)
 
-
-class EpochTimer(keras.callbacks.Callback):
-    """Records each epoch's wall time (training and validation)."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds: list[float] = []
-        self._start = 0.0
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.seconds.append(round(time.perf_counter() - self._start, 3))
-
-
-def _learning_rate(params: TrainingParams, steps_per_epoch: int, epochs: int):
-    schedule, rate = params.schedule, params.learning_rate
-    if schedule.name == "cosine":
-        return keras.optimizers.schedules.CosineDecay(
-            rate, decay_steps=max(1, steps_per_epoch * epochs), alpha=schedule.alpha
-        )
-    if schedule.name == "exponential":
-        return keras.optimizers.schedules.ExponentialDecay(
-            rate, decay_steps=max(1, steps_per_epoch), decay_rate=schedule.rate
-        )
-    return rate
-
-
-def _class_weight(params: TrainingParams, statistics: dict[str, Any]) -> dict[int, float] | None:
-    setting = params.class_weight
-    if not setting or statistics["task"] == "regression":
-        return None
-    if setting == "balanced":
-        counts = statistics["label"]["class_counts"]
-        total, classes = sum(counts.values()), len(counts)
-        return {int(k): total / (classes * n) for k, n in counts.items()}
-    return {int(k): float(v) for k, v in setting.items()}
-
-
-def _callbacks(params: TrainingParams, checkpoint: Path, timer: EpochTimer) -> list:
-    stopping = params.early_stopping
-    monitor, mode = stopping.monitor, stopping.mode
-    callbacks = [
-        timer,
-        keras.callbacks.EarlyStopping(
-            monitor=monitor,
-            mode=mode,
-            patience=stopping.patience,
-            restore_best_weights=True,
-        ),
-        # The best weights on disk too: a crash late in training keeps the best epoch so far.
-        keras.callbacks.ModelCheckpoint(
-            str(checkpoint), monitor=monitor, mode=mode, save_best_only=True, save_weights_only=True
-        ),
-    ]
-    schedule = params.schedule
-    if schedule.name == "reduce_on_plateau":
-        callbacks.append(
-            keras.callbacks.ReduceLROnPlateau(
-                monitor=monitor, mode=mode, factor=schedule.factor, patience=schedule.patience
-            )
-        )
-    if params.tensorboard_dir:
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=params.tensorboard_dir))
-    return callbacks
+# EpochTimer lives in ml_lifecycle.model.fit now; benchmarks/input_pipeline.py imports it here.
+__all__ = ["EpochTimer", "package_model", "train_model"]
 
 
 def train_model(
@@ -98,81 +28,17 @@ def train_model(
     validation: pads.Dataset,
     statistics: dict[str, Any],
     params: dict[str, Any],
+    tuned: dict[str, Any] | None = None,
 ) -> tuple[keras.Model, dict[str, Any]]:
-    """Returns the trained model (best validation epoch) and its training history."""
-    params = parse(TrainingParams, params, "training")
-    seed = params.seed
-    keras.utils.set_random_seed(seed)
-    if params.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    strategy, devices = configure(params)
-    spec, lookups = training_inputs(statistics)
-    task = statistics["task"]
-    batch_size = params.batch_size * devices["replicas"]
-    epochs = params.epochs
-    train_rows = count_rows(train)
-    steps = math.ceil(train_rows / batch_size)
-    train_data = make_dataset(
-        train,
-        spec,
-        task,
-        batch_size,
-        shuffle_buffer=params.shuffle_buffer,
-        seed=seed,
-        lookups=lookups,
-    )
-    validation_data = make_dataset(validation, spec, task, batch_size, lookups=lookups)
-    validation_steps = math.ceil(count_rows(validation) / batch_size)
-    if not steps or not validation_steps:
-        raise ConfigError("training: the train or validation split is empty; check features.split.")
-    with strategy.scope():
-        model, twin = build_model(statistics, params)
-        optimizer = keras.optimizers.Adam(learning_rate=_learning_rate(params, steps, epochs))
-        compile_model(twin, task, optimizer)
-    timer = EpochTimer()
-    with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = Path(tmp) / "best.weights.h5"
-        # Each repetition re-runs the generator: a new shard order and shuffle per epoch.
-        fitted = twin.fit(
-            train_data.repeat(),
-            steps_per_epoch=steps,
-            validation_data=validation_data.repeat(),
-            validation_steps=validation_steps,
-            epochs=epochs,
-            callbacks=_callbacks(params, checkpoint, timer),
-            class_weight=_class_weight(params, statistics),
-            verbose=2,
-        )
-        if checkpoint.exists():
-            twin.load_weights(checkpoint)  # the raw-in model shares these weights
-    history = {k: [float(v) for v in values] for k, values in fitted.history.items()}
-    monitor = params.early_stopping.monitor
-    pick = max if params.early_stopping.mode == "max" else min
-    best_epoch = pick(range(len(history[monitor])), key=history[monitor].__getitem__)
-    total = sum(timer.seconds)
-    summary = {
-        "epochs_run": len(timer.seconds),
-        "best_epoch": best_epoch + 1,
-        "monitor": monitor,
-        "best_value": history[monitor][best_epoch],
-        "train_rows": train_rows,
-        "validation_rows": count_rows(validation),
-        "batch_size": batch_size,
-        "epoch_seconds": timer.seconds,
-        "examples_per_second": round(train_rows * len(timer.seconds) / total, 1) if total else None,
-        "parameters": int(model.count_params()),
-        "devices": devices,
-    }
-    logger.info(
-        "Trained %s epochs (best %s: %s=%.4f), %.1f s/epoch on %s",
-        summary["epochs_run"],
-        summary["best_epoch"],
-        monitor,
-        summary["best_value"],
-        total / max(1, len(timer.seconds)),
-        devices["strategy"],
-    )
-    return model, {"summary": summary, "history": history}
+    """Returns the trained model (best validation epoch) and its training history.
+
+    `tuned` (`params:training_tuned`) overrides keys of `params`; the summary names them.
+    """
+    parsed, tuned_keys = merge_tuned(params, tuned)
+    model, history, summary = fit(train, validation, statistics, parsed)
+    if tuned_keys:
+        logger.info("Training keys from training_tuned: %s", ", ".join(tuned_keys))
+    return model, {"summary": {**summary, "tuned_keys": tuned_keys}, "history": history}
 
 
 def package_model(  # noqa: PLR0913 - the model, its example rows and the two statistics it keeps

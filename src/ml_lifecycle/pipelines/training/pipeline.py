@@ -16,6 +16,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "model_input_validation",
                     "feature_statistics",
                     "params:training",
+                    "params:training_tuned",
                 ],
                 outputs=["model", "training_history"],
                 name="train_model",
