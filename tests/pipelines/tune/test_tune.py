@@ -169,3 +169,24 @@ def test_tuned_keys_merge_dotted_or_nested_and_a_new_schedule_keeps_its_own_keys
     assert block.schedule.name == "constant" and block.embedding.min_dim == 3
     assert block.embedding.max_dim == TRAINING["embedding"]["max_dim"]
     assert merge_tuned(TRAINING, {})[1] == [] and merge_tuned(TRAINING, None)[0].dropout == 0.1
+
+
+def test_a_trial_left_running_by_a_killed_run_is_failed_and_retried(tmp_path):
+    import time  # noqa: PLC0415
+
+    import optuna  # noqa: PLC0415
+
+    from ml_lifecycle.datasets import OptunaStudyDataset  # noqa: PLC0415
+
+    store = OptunaStudyDataset(str(tmp_path / "study.db"), heartbeat_interval=1, grace_period=1)
+    study = store.load().open("s", "maximize")
+    killed = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    study._storage.record_heartbeat(killed._trial_id)  # then the run "dies"
+    time.sleep(2)
+    again = store.load().open("s", "maximize")
+    again.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=1)
+    states = [t.state.name for t in again.trials]
+    assert states == ["FAIL", "COMPLETE"]
+    assert again.trials[1].params == again.trials[0].params  # retried with the same parameters
+    with pytest.raises(Exception, match="optimizes maximize, not minimize"):
+        store.load().open("s", "minimize")
