@@ -3,6 +3,8 @@
 The committed 1 % slice goes through ingestion, cleaning, data quality and features in-process
 (env `test`, its data under a temporary folder); the model is then trained with conf/test's
 `training` block three times and scored on the test split with conf/test's `evaluation` block.
+About two minutes on 2 cores: the end-to-end tier (`make check-all`), not `make test`, which
+checks the same on synthetic shards (tests/pipelines/training/test_nodes.py).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from ml_lifecycle.pipelines.training.nodes import train_model
 
 ROOT = Path(__file__).parents[3]
 SLICE = ROOT / "data/01_raw/nycflights13_slice"
+pytestmark = pytest.mark.e2e
+
 STAGES = ("ingestion", "cleaning", "data_quality", "features")
 
 
