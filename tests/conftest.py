@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -74,3 +76,25 @@ def write_raw(tmp_path: Path):
         return path
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def lifecycle_snapshot(tmp_path_factory) -> Path:
+    """The default `kedro run` on the test slice: <root>/data and <root>/mlflow.db (v1 champion).
+
+    Made once per test session, across pytest-xdist's workers too (a file lock in the folder
+    they share), and never written to afterwards: a test takes its own copy (copy_lifecycle).
+    """
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root = shared / "lifecycle"
+    with (shared / "lifecycle.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "done").is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            from tests.test_run import kedro_run  # noqa: PLC0415 - e2e tests only
+
+            result = kedro_run(params={"data_dir": str(root / "data")}, tracking=root / "mlflow.db")
+            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+            (root / "done").touch()
+    return root

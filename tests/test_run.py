@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -43,10 +44,22 @@ def accounting(data_dir: Path) -> dict:
     return json.loads((data_dir / "08_reporting/row_accounting.json").read_text())
 
 
-def test_default_pipeline_on_the_test_slice_accounts_for_every_row(spark, tmp_path):
-    store = tmp_path / "mlflow.db"
-    result = kedro_run(params={"data_dir": str(tmp_path)}, tracking=store)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+def copy_lifecycle(snapshot: Path, destination: Path) -> tuple[Path, Path]:
+    """Copies the snapshot's data folder and tracking store into `destination`: (data, store).
+
+    The copied store still points at the snapshot's artifact folder, which later runs add their
+    own run folders to; nothing of the snapshot's is rewritten.
+    """
+    data, store = destination / "data", destination / "mlflow.db"
+    shutil.copytree(snapshot / "data", data)
+    shutil.copy2(snapshot / "mlflow.db", store)
+    return data, store
+
+
+def test_default_pipeline_on_the_test_slice_accounts_for_every_row(
+    spark, lifecycle_snapshot, tmp_path
+):
+    tmp_path, store = copy_lifecycle(lifecycle_snapshot, tmp_path)
 
     report = accounting(tmp_path)
     ingestion, cleaning = report["ingestion"], report["cleaning"]
