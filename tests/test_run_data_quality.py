@@ -14,7 +14,7 @@ import yaml
 from ml_lifecycle.pipelines.data_quality.gate import enforce
 from ml_lifecycle.pipelines.data_quality.runner import validate
 from ml_lifecycle.pipelines.data_quality.suite import parse_suite
-from tests.test_run import ROOT, accounting, kedro_run
+from tests.test_run import ROOT, accounting, copy_lifecycle, kedro_run
 
 pytestmark = pytest.mark.e2e
 
@@ -27,12 +27,10 @@ def _output(result) -> str:
 
 
 @pytest.fixture(scope="module")
-def clean_run(tmp_path_factory):
-    """The clean slice through ingestion, cleaning, data_quality and profile, in one run."""
-    data_dir = tmp_path_factory.mktemp("clean")
-    result = kedro_run(
-        "--pipelines", "ingestion,cleaning,data_quality,profile", params={"data_dir": str(data_dir)}
-    )
+def clean_run(tmp_path_factory, lifecycle_snapshot):
+    """The clean slice through the lifecycle (a copy of its data folder), then `profile`."""
+    data_dir, _ = copy_lifecycle(lifecycle_snapshot, tmp_path_factory.mktemp("clean"))
+    result = kedro_run("--pipelines", "profile", params={"data_dir": str(data_dir)})
     return data_dir, result
 
 
