@@ -218,8 +218,7 @@ def check_runs_page(page: UI, run: dict, timeout: float) -> None:
         shown = row.get(f"metrics.`{VALUE}`")
         if shown is None or not same_number(shown, trial["value"]):
             raise CheckFailed(f"{trial['name']}: {VALUE} shows {shown}, logged {trial['value']}")
-    # The searched keys' columns came last: in sight for the screenshot.
-    page.wheel("document.querySelector('.ag-center-cols-viewport')", dx=4000)
+    page.evaluate("document.querySelector('.ag-center-cols-viewport').scrollLeft = 0")
     page.page.mouse.move(1, HEIGHT - 1)
     time.sleep(0.5)
 
