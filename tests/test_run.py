@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import keras
@@ -52,7 +54,10 @@ def copy_lifecycle(snapshot: Path, destination: Path) -> tuple[Path, Path]:
     """
     data, store = destination / "data", destination / "mlflow.db"
     shutil.copytree(snapshot / "data", data)
-    shutil.copy2(snapshot / "mlflow.db", store)
+    # sqlite's backup API: a plain file copy could miss what still sits in the write-ahead log.
+    with closing(sqlite3.connect(snapshot / "mlflow.db")) as source:
+        with closing(sqlite3.connect(store)) as target:
+            source.backup(target)
     return data, store
 
 
