@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 
 from ml_lifecycle.pipelines.synthetic.nodes import synthesize_rows
 from tests.pipelines.synthetic.test_nodes import PARAMS, SLICE, _sources
-from tests.test_run import KEDRO, ROOT, copy_lifecycle
+from tests.test_run import KEDRO, ROOT, kedro_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.scenario]
 
@@ -68,10 +68,12 @@ def _artifact(client: MlflowClient, run_id: str, path: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def lifecycle(tmp_path_factory, lifecycle_snapshot):
-    """A store and data folder where `kedro run` made v1 the champion (a copy of its own)."""
+def lifecycle(tmp_path_factory):
+    """A store and data folder where `kedro run` made v1 the champion."""
     root = tmp_path_factory.mktemp("iterate")
-    data, store = copy_lifecycle(lifecycle_snapshot, root)
+    store, data = root / "mlflow.db", root / "data"
+    result = kedro_run(params={"data_dir": str(data)}, tracking=store)
+    assert result.returncode == 0, _output(result)
     client = MlflowClient(f"sqlite:///{store}")
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
     return root, store, data
