@@ -100,9 +100,7 @@ check-faults: install  ## kill -9 mid-write then rerun/--from-nodes, idempotent 
 # time (imports, Spark's driver, small jobs), so two streams of them use both cores.
 WORKERS ?= 2
 check-all: install  ## The end-to-end, cluster, fault, scenario and browser tiers together on WORKERS=2 processes (CI)
-	$(BIN)/pytest -m 'e2e or cluster or faults or scenario or browser' -n $(WORKERS) --dist loadfile --ignore tests/test_notebook.py
-	@# The notebook's kernel, started from a pytest-xdist worker, fails its first cell: on its own.
-	$(BIN)/pytest -m e2e tests/test_notebook.py
+	$(BIN)/pytest -m 'e2e or cluster or faults or scenario or browser' -n $(WORKERS) --dist loadfile
 
 check-scenarios: install  ## Multi-run scenarios: lifecycle, then iterate on the same data and on a drifted batch (CI)
 	$(BIN)/pytest -m scenario

@@ -7,6 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 from tests.test_run import ROOT, kedro_run
 
@@ -46,7 +47,11 @@ def test_the_exploration_notebook_runs_on_the_test_slice(tmp_path: Path, monkeyp
         timeout=300,
         resources={"metadata": {"path": str(NOTEBOOK.parent)}},
     )
-    client.execute()  # raises CellExecutionError if any cell raises
+    try:
+        client.execute()  # raises CellExecutionError if any cell raises
+    except CellExecutionError as error:  # Kedro's rich traceback is display text, not the error's
+        shown = "\n".join(_text(cell) for cell in notebook.cells if cell.cell_type == "code")
+        raise AssertionError(f"{error}\n{shown[-4000:]}") from error
 
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert not [o for c in code for o in c.outputs if o.output_type == "error"]

@@ -94,6 +94,13 @@ class LifecycleConfigLoader(OmegaConfigLoader):
     an empty mapping (`derived: {}`) replaces base's too: in an env, `{}` means none.
     """
 
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        # Kedro registers a custom resolver only when none of that name exists. `%reload_kedro`
+        # imports this module anew, so the first import's resolver would read the first
+        # import's _RESOLVING, which this loader never sets: register this module's one.
+        OmegaConf.register_new_resolver("ml.conf_env_dir", conf_env_dir, replace=True)
+
     def __getitem__(self, key):  # noqa: ANN001, ANN204
         token = _RESOLVING.set(self)
         try:
@@ -148,6 +155,5 @@ CONFIG_LOADER_ARGS = {
     "custom_resolvers": {
         "ml.tracking_uri": tracking_uri,
         "ml.artifact_root": artifact_root,
-        "ml.conf_env_dir": conf_env_dir,
     },
 }
