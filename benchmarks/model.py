@@ -13,6 +13,7 @@ MLflow runs go to a sqlite store in the temporary directory, never the project's
 Usage (on a quiet machine: it is long, a data preparation per task and a training per seed):
     python benchmarks/model.py [--tasks flights_time,flights_random,regression] [--seeds 1,2,3]
         [--output benchmarks/results/model.json] [--params training.epochs=2,...]
+        [--data-dir DIR]  (prepare each task once into DIR/<task>, reuse it on later calls)
 Prints a table and writes the JSON (`tasks`: per task the metric, model and baseline mean, sd and
 runs; `load_average`, `machine`, `date`).
 """
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _measure import LoadSampler, machine, measure  # noqa: E402
+from _measure import LoadSampler, kedro_env, machine, measure  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
 RESULTS = ROOT / "benchmarks/results/model.json"
@@ -119,19 +120,7 @@ def read_run(
 
 
 def _env(work: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "DO_NOT_TRACK": "1",
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "GX_ANALYTICS_ENABLED": "false",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "PYTHONPATH": os.pathsep.join(
-            p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p
-        ),
-        # The benchmark's runs go to their own store; the project's mlflow.db stays untouched.
-        "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
-    }
+    return kedro_env(work / "mlflow.db", TF_CPP_MIN_LOG_LEVEL="2")
 
 
 def _kedro(env: str | None, pipelines: str, params: dict[str, str]) -> list[str]:
@@ -163,12 +152,21 @@ def _logged_seeds(work: Path) -> dict[str, str]:
     return {key: run.data.params.get(key) for key in keys}
 
 
-def run_task(name: str, seeds: list[int], extra: dict[str, str], work: Path) -> list[dict]:
-    """Prepares the task's data once, then trains and evaluates once per seed."""
+def run_task(
+    name: str, seeds: list[int], extra: dict[str, str], work: Path, data_root: Path | None = None
+) -> list[dict]:
+    """Prepares the task's data once, then trains and evaluates once per seed.
+
+    With `data_root`, the task's data lives in data_root/<task> and stays: a later call finds
+    its features (04_feature/feature_statistics.json) and does not prepare it again.
+    """
     task = TASKS[name]
-    data = work / name
+    data = (data_root or work) / name
     params = {"data_dir": str(data), **task["params"], **extra}
-    _run(_kedro(task["env"], PREPARE, params), work, f"{name}: prepare")
+    if data_root and (data / "04_feature/feature_statistics.json").is_file():
+        print(f"{name}: reusing the prepared data in {data}", flush=True)
+    else:
+        _run(_kedro(task["env"], PREPARE, params), work, f"{name}: prepare")
     runs = []
     for seed in seeds:
         seeded = {**params, "training.seed": str(seed), "evaluation.baseline.seed": str(seed)}
@@ -186,7 +184,8 @@ def run_task(name: str, seeds: list[int], extra: dict[str, str], work: Path) -> 
             f"({base['iterations']}/{base['max_iter']} iterations)",
             flush=True,
         )
-    shutil.rmtree(data, ignore_errors=True)
+    if data_root is None:
+        shutil.rmtree(data, ignore_errors=True)
     return runs
 
 
@@ -237,6 +236,12 @@ def main() -> None:
     parser.add_argument(
         "--params", type=_params, default={}, help="extra runtime parameters for every run"
     )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="keep each task's prepared data in DIR/<task> and reuse it (a sweep of --params)",
+    )
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     load: dict[str, Any] = {"before": [round(x, 2) for x in os.getloadavg()]}
@@ -245,7 +250,7 @@ def main() -> None:
     try:
         with LoadSampler() as sampler:
             for name in args.tasks:
-                tasks[name] = run_task(name, seeds, args.params, work)
+                tasks[name] = run_task(name, seeds, args.params, work, args.data_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     load.update(during_1m=sampler.summary(), after=[round(x, 2) for x in os.getloadavg()])

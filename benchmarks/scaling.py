@@ -28,7 +28,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _measure import LoadSampler, Measurement, machine, measure  # noqa: E402
+from _measure import LoadSampler, Measurement, kedro_env, machine, measure  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
 WORK = ROOT / "benchmarks/work/scaling"
@@ -48,20 +48,7 @@ def _sizes(text: str) -> list[int]:
 
 
 def _env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "DO_NOT_TRACK": "1",
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "GX_ANALYTICS_ENABLED": "false",
-        # This tree's code, also when it is a copy (e.g. a `git archive` of a commit) and the
-        # venv's editable install points at another checkout.
-        "PYTHONPATH": os.pathsep.join(
-            p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p
-        ),
-        # The benchmark's runs go to their own store; the project's mlflow.db stays untouched.
-        "MLFLOW_TRACKING_URI": f"sqlite:///{WORK / 'mlflow.db'}",
-    }
+    return kedro_env(WORK / "mlflow.db")
 
 
 def _kedro(*args: str, params: dict[str, str]) -> list[str]:
