@@ -81,6 +81,7 @@ MODEL = {
     "batch_norm": False,
     "embedding": {"multiplier": 2.0, "min_dim": 2, "max_dim": 4},
     "numeric_embedding": {"kind": "none", "frequencies": 1, "sigma": 1.0, "dim": 1},
+    "ensemble": 1,
     "learning_rate": 0.001,
     "schedule": {"name": "constant"},
     "early_stopping": {"monitor": "val_loss", "mode": "min", "patience": 1},

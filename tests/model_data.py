@@ -45,6 +45,7 @@ TRAINING = {
     "batch_norm": False,
     "embedding": {"multiplier": 2.0, "min_dim": 2, "max_dim": 8},
     "numeric_embedding": {"kind": "periodic", "frequencies": 4, "sigma": 1.0, "dim": 4},
+    "ensemble": 1,
     "learning_rate": 0.01,
     "schedule": {"name": "cosine", "alpha": 0.05},
     "early_stopping": {"monitor": "val_auc", "mode": "max", "patience": 10},

@@ -134,7 +134,7 @@ def fit(  # noqa: PLR0914 - one fit, start to end
     with strategy.scope():
         model, twin = build_model(statistics, params)
         optimizer = keras.optimizers.Adam(learning_rate=_learning_rate(params, steps, epochs))
-        compile_model(twin, task, optimizer)
+        compile_model(twin, task, optimizer, members=params.ensemble)
     timer = EpochTimer()
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = Path(tmp) / "best.weights.h5"

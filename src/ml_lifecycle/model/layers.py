@@ -248,41 +248,63 @@ def build_model(
         width = embedding_dim(size, params.embedding)
         embeddings[name] = layers.Embedding(size, width, name=f"{name}_embedding")
         flatten[name] = layers.Flatten(name=f"{name}_flat")
-    head = _head_layers(statistics, params, len(numeric) + len(embeddings))
+    branches = len(numeric) + len(embeddings)
+    concatenate = layers.Concatenate(name="features") if branches > 1 else None
+    k = params.ensemble
+    heads = [_head_layers(statistics, params, f"member_{i}_" if k > 1 else "") for i in range(k)]
 
-    def apply(index_tensors: dict[str, Any]):
-        branches = numeric + [flatten[n](embeddings[n](t)) for n, t in index_tensors.items()]
-        x = branches[0]
-        for layer in head:
-            x = layer(branches) if isinstance(layer, layers.Concatenate) else layer(x)
-        return x
+    def apply(index_tensors: dict[str, Any]) -> list:
+        parts = numeric + [flatten[n](embeddings[n](t)) for n, t in index_tensors.items()]
+        features = concatenate(parts) if concatenate else parts[0]
+        outputs = []
+        for head in heads:
+            x = features
+            for layer in head:
+                x = layer(x)
+            outputs.append(x)
+        return outputs
 
     looked_up = {name: _lookup_layer(name, statistics["categorical"][name])(raw[name])
                  for name in raw}  # fmt: skip
-    serving = keras.Model({**numeric_inputs, **raw}, apply(looked_up), name="ml_lifecycle_model")
-    training = keras.Model(
-        {**numeric_inputs, **indices}, apply(indices), name="ml_lifecycle_training"
-    )
+    served = apply(looked_up)
+    if k > 1:  # the one served prediction: the members' mean
+        served = [layers.Average(name="prediction", dtype="float32")(served)]
+    serving = keras.Model({**numeric_inputs, **raw}, served[0], name="ml_lifecycle_model")
+    # The twin fits each member on its own loss: it outputs them stacked, (batch, k, ...).
+    members = apply(indices)
+    fitted = MemberStack(name="members", dtype="float32")(members) if k > 1 else members[0]
+    training = keras.Model({**numeric_inputs, **indices}, fitted, name="ml_lifecycle_training")
     return serving, training
 
 
-def _head_layers(statistics: dict[str, Any], params: TrainingParams, branches: int) -> list:
-    head: list = [layers.Concatenate(name="features")] if branches > 1 else []
+class MemberStack(layers.Layer):
+    """The ensemble members' outputs stacked on axis 1: (batch, k, ...) for their losses."""
+
+    def call(self, inputs):
+        return keras.ops.stack(inputs, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        first = input_shape[0]
+        return (first[0], len(input_shape), *first[1:])
+
+
+def _head_layers(statistics: dict[str, Any], params: TrainingParams, prefix: str = "") -> list:
     regularizer = keras.regularizers.L2(params.l2)
+    head: list = []
     for i, units in enumerate(params.hidden_units):
         head.append(
             layers.Dense(
-                units, activation="relu", kernel_regularizer=regularizer, name=f"dense_{i}"
+                units, activation="relu", kernel_regularizer=regularizer, name=f"{prefix}dense_{i}"
             )
         )
         if params.batch_norm:
-            head.append(layers.BatchNormalization(name=f"batch_norm_{i}"))
+            head.append(layers.BatchNormalization(name=f"{prefix}batch_norm_{i}"))
         if params.dropout:
-            head.append(layers.Dropout(params.dropout, name=f"dropout_{i}"))
-    return head + _output_layers(statistics)
+            head.append(layers.Dropout(params.dropout, name=f"{prefix}dropout_{i}"))
+    return head + _output_layers(statistics, prefix)
 
 
-def _output_layers(statistics: dict[str, Any]) -> list:
+def _output_layers(statistics: dict[str, Any], prefix: str = "") -> list:
     task, label = statistics["task"], statistics["label"]
     if task == "binary":
         counts = {int(k): v for k, v in label["class_counts"].items()}
@@ -290,41 +312,87 @@ def _output_layers(statistics: dict[str, Any]) -> list:
         bias = keras.initializers.Constant(math.log(rate / (1 - rate)))
         return [
             layers.Dense(
-                1, activation="sigmoid", bias_initializer=bias, dtype="float32", name="prediction"
+                1,
+                activation="sigmoid",
+                bias_initializer=bias,
+                dtype="float32",
+                name=f"{prefix}prediction",
             )
         ]
     if task == "multiclass":
         classes = len(statistics["class_names"])
-        return [layers.Dense(classes, activation="softmax", dtype="float32", name="prediction")]
+        return [
+            layers.Dense(classes, activation="softmax", dtype="float32", name=f"{prefix}prediction")
+        ]
     # The head predicts a standardized target; Rescaling maps it back to the label's units.
     return [
-        layers.Dense(1, dtype="float32", name="standardized"),
+        layers.Dense(1, dtype="float32", name=f"{prefix}standardized"),
         layers.Rescaling(
-            scale=max(label["std"], 1e-6), offset=label["mean"], dtype="float32", name="prediction"
+            scale=max(label["std"], 1e-6),
+            offset=label["mean"],
+            dtype="float32",
+            name=f"{prefix}prediction",
         ),
     ]
 
 
+def _members_averaged(metric: type[keras.metrics.Metric]) -> type[keras.metrics.Metric]:
+    """`metric` of the ensemble's mean prediction, fed the members stacked on axis 1."""
+
+    class Averaged(metric):
+        def update_state(self, y_true, y_pred, sample_weight=None):  # noqa: ANN001, ANN201
+            mean = keras.ops.mean(y_pred, axis=1)
+            return super().update_state(y_true, mean, sample_weight=sample_weight)
+
+    Averaged.__name__ = f"Averaged{metric.__name__}"
+    return Averaged
+
+
+class MemberLoss(keras.losses.Loss):
+    """The mean of the members' losses: `loss` of each member's output against the label.
+
+    Each member is fitted as a network of its own would be (Lakshminarayanan et al. 2017; TabM,
+    Gorishniy et al. 2024, trains its members so); their mean prediction is what is served.
+    """
+
+    def __init__(self, loss: keras.losses.Loss, members: int, sparse: bool, **kwargs: Any):
+        super().__init__(name=f"{loss.name}_per_member", **kwargs)
+        self.loss, self.members, self.sparse = loss, members, sparse
+
+    def call(self, y_true, y_pred):  # noqa: ANN001, ANN201
+        # (batch, 1) labels against (batch, k, ...) outputs: one label per member.
+        labels = keras.ops.reshape(y_true, (-1, 1) if self.sparse else (-1, 1, 1))
+        labels = keras.ops.repeat(labels, self.members, axis=1)
+        return self.loss.call(labels, y_pred)
+
+
 def compile_model(
-    model: keras.Model, task: str, optimizer: keras.optimizers.Optimizer
+    model: keras.Model, task: str, optimizer: keras.optimizers.Optimizer, members: int = 1
 ) -> keras.Model:
-    """Compiles `model` with the loss and metrics of its task."""
+    """Compiles `model` with the loss and metrics of its task.
+
+    With `members` > 1 the model outputs the ensemble's members stacked on axis 1 (see
+    `build_model`): the loss is the mean of theirs, the metrics are of their mean prediction.
+    """
+    wrap = _members_averaged if members > 1 else (lambda metric: metric)
     if task == "binary":
         loss = keras.losses.BinaryCrossentropy()
         metrics = [
-            keras.metrics.AUC(name="auc", num_thresholds=1000),
-            keras.metrics.AUC(name="pr_auc", curve="PR", num_thresholds=1000),
-            keras.metrics.BinaryAccuracy(name="accuracy"),
+            wrap(keras.metrics.AUC)(name="auc", num_thresholds=1000),
+            wrap(keras.metrics.AUC)(name="pr_auc", curve="PR", num_thresholds=1000),
+            wrap(keras.metrics.BinaryAccuracy)(name="accuracy"),
         ]
     elif task == "multiclass":
         loss = keras.losses.SparseCategoricalCrossentropy()
-        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        metrics = [wrap(keras.metrics.SparseCategoricalAccuracy)(name="accuracy")]
     else:
         loss = keras.losses.MeanSquaredError()
         metrics = [
-            keras.metrics.RootMeanSquaredError(name="rmse"),
-            keras.metrics.MeanAbsoluteError(name="mae"),
+            wrap(keras.metrics.RootMeanSquaredError)(name="rmse"),
+            wrap(keras.metrics.MeanAbsoluteError)(name="mae"),
         ]
+    if members > 1:
+        loss = MemberLoss(loss, members, sparse=task == "multiclass")
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     return model
 

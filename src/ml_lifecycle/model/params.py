@@ -88,6 +88,9 @@ class TrainingParams(Params):
     batch_norm: bool
     embedding: Embedding
     numeric_embedding: NumericEmbedding
+    # Members of the ensemble: k heads on the shared embeddings, each fitted on its own loss,
+    # their outputs averaged into the one served prediction; 1: a single network.
+    ensemble: PositiveInt
     learning_rate: PositiveFloat
     schedule: Schedule
     early_stopping: EarlyStopping

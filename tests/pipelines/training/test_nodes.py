@@ -157,8 +157,10 @@ def test_other_tasks_train_from_configuration(spark, tmp_path, task):
         features["class_names"] = ["low", "mid", "high"]
         monitor = {"monitor": "val_accuracy", "mode": "max", "patience": 5}
     statistics, splits = write_shards(spark, tmp_path, features, rows=3000)
-    params = {**copy.deepcopy(TRAINING), "early_stopping": monitor, "epochs": 3}
+    # As ensembles of two: each member's loss and the metrics of their mean, per task.
+    params = {**copy.deepcopy(TRAINING), "early_stopping": monitor, "epochs": 3, "ensemble": 2}
     model, history = train_model(splits["train"], splits["validation"], statistics, params)
+    assert {"member_0_prediction", "member_1_prediction"} <= {x.name for x in model.layers}
     if task == "regression":
         assert statistics["label"]["mean"] == pytest.approx(5.0, abs=1.0)
         assert history["history"]["val_rmse"][-1] < 5.0  # the label's std is about 10
