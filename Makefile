@@ -28,7 +28,7 @@ export DO_NOT_TRACK := 1
 # against 19.6 s per import on 2 cores; uv, unlike pip, compiles nothing at install).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help install java run serve mlflow-ui check-ui viz viz-build check-viz check-browser check-cluster check-faults check-scenarios check-all tune test test-e2e lint format layout bench bench-ingest bench-validate bench-input bench-scale bench-model lock clean-data
+.PHONY: help install java run serve mlflow-ui check-ui check-ui-tune viz viz-build check-viz check-browser check-cluster check-faults check-scenarios check-all tune test test-e2e lint format layout bench bench-ingest bench-validate bench-input bench-scale bench-model lock clean-data
 
 help:  ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ mlflow-ui: install  ## The MLflow UI over the tracking store, on http://127.0.0.
 
 check-ui: install  ## Two runs in a temporary store, checked in headless Chromium's MLflow UI (SCREENSHOTS=dir)
 	MLFLOW_UI_KEDRO_RUNS=1 $(if $(SCREENSHOTS),MLFLOW_UI_SCREENSHOTS="$(SCREENSHOTS)") $(BIN)/pytest -m browser tests/browser/test_mlflow_ui.py
+
+check-ui-tune: install  ## One real tune run's nested trials checked in headless Chromium's MLflow UI (docs/images/mlflow_tune.png)
+	MLFLOW_TUNE_SCREENSHOT=docs/images/mlflow_tune.png $(BIN)/pytest -m browser tests/browser/test_mlflow_tune.py
 
 viz: install  ## kedro-viz: every pipeline's DAG, layers, tags, namespaces on http://127.0.0.1:4141 (VIZ_PORT=4141)
 	$(BIN)/kedro viz run --host 127.0.0.1 --port $(VIZ_PORT) --no-browser

@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -117,6 +118,28 @@ def wait_for_http(url: str, timeout: float, proc: subprocess.Popen, what: str) -
                     return time.monotonic() - start
         time.sleep(0.25)
     raise RuntimeError(f"{what} did not answer {url} within {timeout:.0f}s")
+
+
+@contextlib.contextmanager
+def mlflow_server(store: Path, workdir: Path, request) -> Iterator[str]:
+    """`mlflow server` over store/mlflow.db (artifacts in store/mlruns) on a free port of
+    127.0.0.1; yields its base URL, and prints its log's tail when a test failed meanwhile."""
+    artifacts, port = (store / "mlruns").as_uri(), free_port()
+    cmd = [str(Path(sys.executable).parent / "mlflow"), "server"]
+    cmd += ["--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}"]
+    cmd += ["--default-artifact-root", artifacts, "--artifacts-destination", artifacts]
+    cmd += ["--host", HOST, "--port", str(port), "--workers", "1"]
+    # No job runner (GenAI evaluation jobs): seven fewer processes, a start in seconds.
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    server_log = workdir / "mlflow_server.log"
+    failures = request.session.testsfailed
+    with process_group(cmd, server_log, cwd=workdir, env=env) as server:
+        base = f"http://{HOST}:{port}"
+        seconds = wait_for_http(f"{base}/health", 180, server, "mlflow server")
+        log(f"mlflow server answered on {base} after {seconds:.1f}s")
+        yield base
+        if request.session.testsfailed > failures:
+            print(log_tail(server_log), file=sys.stderr)  # noqa: T201
 
 
 class UI:

@@ -38,17 +38,14 @@ from mlflow.tracking import MlflowClient
 
 from tests.browser.support import (
     HEIGHT,
-    HOST,
     UI,
     WIDTH,
     CheckFailed,
-    free_port,
     js,
     log,
     log_tail,
+    mlflow_server,
     png_size,
-    process_group,
-    wait_for_http,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -185,29 +182,8 @@ def mlflow_runs(store) -> tuple[str, list[dict]]:
 @pytest.fixture(scope="module")
 def mlflow_url(store, tmp_path_factory, request: pytest.FixtureRequest):
     """`mlflow server` over the store on a free port of 127.0.0.1; its log's tail on a failure."""
-    folder, _ = store
-    workdir = tmp_path_factory.mktemp("mlflow_server")
-    port = free_port()
-    artifacts = (folder / "mlruns").as_uri()
-    cmd = [
-        str(BIN / "mlflow"),
-        "server",
-        "--backend-store-uri",
-        f"sqlite:///{folder / 'mlflow.db'}",
-    ]
-    cmd += ["--default-artifact-root", artifacts, "--artifacts-destination", artifacts]
-    cmd += ["--host", HOST, "--port", str(port), "--workers", "1"]
-    # No job runner (GenAI evaluation jobs): seven fewer processes, a start in seconds.
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    server_log = workdir / "mlflow_server.log"
-    failures = request.session.testsfailed
-    with process_group(cmd, server_log, cwd=workdir, env=env) as server:
-        base = f"http://{HOST}:{port}"
-        seconds = wait_for_http(f"{base}/health", 180, server, "mlflow server")
-        log(f"mlflow server answered on {base} after {seconds:.1f}s")
+    with mlflow_server(store[0], tmp_path_factory.mktemp("mlflow_server"), request) as base:
         yield base
-        if request.session.testsfailed > failures:
-            print(log_tail(server_log), file=sys.stderr)  # noqa: T201
 
 
 @pytest.fixture(scope="module")
@@ -272,28 +248,33 @@ RUN_NAME_COL, PARAM_COL, METRIC_COL = (
 )
 
 
+def add_column(page: UI, column: str, timeout: float) -> None:
+    """Adds a param or metric column to the runs table, as a person would (the Columns menu)."""
+    columns = "Array.from(document.querySelectorAll('button'))"
+    if not page.click(f"{columns}.find(b => b.innerText.trim() === 'Columns')"):
+        raise CheckFailed("the runs page has no Columns button")
+    search = "document.querySelector('input[placeholder=\"Search columns\"]')"
+    page.poll(f"!!{search}", timeout, "the Columns menu has no search box")
+    page.evaluate(f"{search}.focus(); {search}.select()")
+    page.type(column)
+    item = (
+        "Array.from(document.querySelectorAll('.du-bois-light-tree-title'))"
+        f".find(e => e.innerText.trim() === {js(column)})"
+    )
+    page.poll(f"!!{item}", timeout, f"the Columns menu does not offer {column}")
+    checked = "classList.contains('du-bois-light-tree-treenode-checkbox-checked')"
+    if not page.evaluate(f"{item}.closest('.du-bois-light-tree-treenode').{checked}"):
+        page.click(item)
+    page.escape()
+
+
 def check_runs_page(page: UI, runs: list[dict], timeout: float) -> None:
     """The runs table lists both runs; with the learning rate and the metric added as columns
     (the Columns menu, as a person would), each run's row shows its own values."""
     page.wait_for([EXPERIMENT, *(r["name"] for r in runs)], timeout)
     close_assistant(page)
     for column in (PARAM, METRIC):
-        columns = "Array.from(document.querySelectorAll('button'))"
-        if not page.click(f"{columns}.find(b => b.innerText.trim() === 'Columns')"):
-            raise CheckFailed("the runs page has no Columns button")
-        search = "document.querySelector('input[placeholder=\"Search columns\"]')"
-        page.poll(f"!!{search}", timeout, "the Columns menu has no search box")
-        page.evaluate(f"{search}.focus(); {search}.select()")
-        page.type(column)
-        item = (
-            "Array.from(document.querySelectorAll('.du-bois-light-tree-title'))"
-            f".find(e => e.innerText.trim() === {js(column)})"
-        )
-        page.poll(f"!!{item}", timeout, f"the Columns menu does not offer {column}")
-        checked = "classList.contains('du-bois-light-tree-treenode-checkbox-checked')"
-        if not page.evaluate(f"{item}.closest('.du-bois-light-tree-treenode').{checked}"):
-            page.click(item)
-        page.escape()
+        add_column(page, column, timeout)
     # The added columns come last: scroll the table right, as a trackpad would.
     page.poll(
         f"{RUNS_TABLE}.some(r => {js(METRIC_COL)} in r)", timeout, f"no {METRIC} column appeared"
