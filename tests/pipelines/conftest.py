@@ -154,22 +154,25 @@ def write_landing(raw_dir: Path, flights: list[dict[str, Any]] | None = None) ->
     return raw_dir / "flights.csv.gz"
 
 
-def project_catalog(root: Path, **params: Any) -> DataCatalog:
-    """The project's catalog and parameters (conf/base, env `local`) with its data under root.
+def project_catalog(
+    root: Path, env: str = "local", raw_dir: Path | None = None, **params: Any
+) -> DataCatalog:
+    """The project's catalog and parameters (conf/base and `env`) with its data under root.
 
-    The landing is root/01_raw (see `write_landing`); `params` are runtime parameters, as
-    `kedro run --params` gives them (they override conf/base's values).
+    The landing is raw_dir, root/01_raw by default (see `write_landing`); `params` are runtime
+    parameters, as `kedro run --params` gives them (they override the conf's values).
     """
     configure_project("ml_lifecycle")
+    raw_dir = raw_dir or root / "01_raw"
     runtime = {
         "data_dir": str(root),
-        "raw_dir": str(root / "01_raw"),
-        "flights_path": str(root / "01_raw" / "flights.csv.gz"),
+        "raw_dir": str(raw_dir),
+        "flights_path": str(raw_dir / "flights.csv.gz"),
         **params,
     }
     loader = settings.CONFIG_LOADER_CLASS(
         conf_source=str(ROOT / settings.CONF_SOURCE),
-        env="local",
+        env=env,
         runtime_params=runtime,
         **settings.CONFIG_LOADER_ARGS,
     )
@@ -178,7 +181,7 @@ def project_catalog(root: Path, **params: Any) -> DataCatalog:
         project_path=ROOT,
         config_loader=loader,
         hook_manager=_create_hook_manager(),
-        env="local",
+        env=env,
         runtime_params=runtime,
     )
     return context.catalog

@@ -16,13 +16,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from kedro.framework.context import KedroContext
-from kedro.framework.hooks.manager import _create_hook_manager
-from kedro.framework.project import configure_project, pipelines, settings
+from kedro.framework.project import pipelines
 from kedro.runner import SequentialRunner
 
 from ml_lifecycle.pipelines.evaluation.nodes import evaluate_baseline, evaluate_model
 from ml_lifecycle.pipelines.training.nodes import train_model
+from tests.pipelines.conftest import project_catalog
 
 ROOT = Path(__file__).parents[3]
 SLICE = ROOT / "data/01_raw/nycflights13_slice"
@@ -34,27 +33,7 @@ STAGES = ("ingestion", "cleaning", "data_quality", "features")
 @pytest.fixture(scope="module")
 def slice_input(spark, tmp_path_factory) -> dict[str, Any]:
     """The slice's model input, statistics and conf/test's parameters (env `test`)."""
-    root = tmp_path_factory.mktemp("slice")
-    configure_project("ml_lifecycle")
-    runtime = {
-        "data_dir": str(root),
-        "raw_dir": str(SLICE),
-        "flights_path": str(SLICE / "flights.csv.gz"),
-    }
-    loader = settings.CONFIG_LOADER_CLASS(
-        conf_source=str(ROOT / settings.CONF_SOURCE),
-        env="test",
-        runtime_params=runtime,
-        **settings.CONFIG_LOADER_ARGS,
-    )
-    catalog = KedroContext(
-        package_name="ml_lifecycle",
-        project_path=ROOT,
-        config_loader=loader,
-        hook_manager=_create_hook_manager(),
-        env="test",
-        runtime_params=runtime,
-    ).catalog
+    catalog = project_catalog(tmp_path_factory.mktemp("slice"), env="test", raw_dir=SLICE)
     for stage in STAGES:
         SequentialRunner().run(pipelines[stage], catalog)
     names = ("train", "validation", "test")
