@@ -25,7 +25,7 @@ def _member_outputs(serving: keras.Model, k: int) -> list[keras.KerasTensor]:
 
 @pytest.mark.parametrize("statistics", [STATISTICS, MULTICLASS, REGRESSION], ids=["binary",
                          "multiclass", "regression"])  # fmt: skip
-def test_the_served_prediction_is_the_mean_of_the_members(statistics):
+def test_the_served_prediction_is_the_mean_of_the_members(statistics, tmp_path):
     keras.utils.set_random_seed(0)
     serving, twin = build_model(statistics, _params(3))
     members = keras.Model(serving.inputs, _member_outputs(serving, 3))
@@ -34,6 +34,10 @@ def test_the_served_prediction_is_the_mean_of_the_members(statistics):
     each = [np.asarray(m) for m in members.predict_on_batch(to_model_inputs(ROWS, spec))]
     np.testing.assert_allclose(served, np.mean(each, axis=0), rtol=1e-5, atol=1e-6)
     assert not np.allclose(each[0], each[1])  # members start apart (their own weights)
+    # The served model saves and loads as one raw-in Keras model (MemberStack is the twin's only).
+    serving.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(predict_raw(loaded, ROWS), served, rtol=1e-6)
     width = served.shape[1]
     assert twin.output.shape[1:] == (3, width)  # the twin stacks them for their own losses
 
