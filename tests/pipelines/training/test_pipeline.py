@@ -18,7 +18,11 @@ def test_training_fits_conf_base_model_and_logs_it_to_the_stage_run(lifecycle):
     assert summary["best_value"] == max(history["val_auc"])
     # conf/base's hidden layers are 256, 128 and 64 units wide.
     model = out["model"]
-    assert [model.get_layer(f"dense_{i}").units for i in range(3)] == [256, 128, 64]
+    # conf/base's ensemble of 4 heads, each of hidden_units
+    for member in range(4):
+        units = [model.get_layer(f"member_{member}_dense_{i}").units for i in range(3)]
+        assert units == [256, 128, 64]
+    assert not any(layer.name.startswith("member_4_") for layer in model.layers)
 
     pointer = out["logged_model"]
     run = lifecycle.mlflow.get_run(pointer["run_id"])

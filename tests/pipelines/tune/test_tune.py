@@ -110,7 +110,9 @@ def test_tune_runs_its_trials_and_writes_the_envs_tuned_keys(tuned):
         catalog.load("feature_statistics"), params["training"], params["training_tuned"],
     )  # fmt: skip
     assert history["summary"]["tuned_keys"] == sorted(space)
-    units = [model.get_layer(f"dense_{i}").units for i in range(len(written["hidden_units"]))]
+    units = [  # each of conf/base's ensemble members has the tuned layers: the first one's
+        model.get_layer(f"member_0_dense_{i}").units for i in range(len(written["hidden_units"]))
+    ]
     assert units == written["hidden_units"]
 
 
