@@ -39,14 +39,12 @@ from tests.browser.support import (
     png_size,
 )
 from tests.browser.test_mlflow_ui import (
-    OPEN_LIST,
-    PICKERS,
-    PLOT_AXES,
     ROW,
     RUNS_TABLE,
     add_column,
     close_assistant,
     compare_url,
+    plot_axes,
     same_number,
 )
 
@@ -243,36 +241,7 @@ def check_compare_page(page: UI, run: dict, ids: list[str], timeout: float) -> N
         if not shown or len(shown) != len(logged) or not all(map(shown_as, shown, logged)):
             raise CheckFailed(f"the compare view's {name} row shows {shown}, logged {logged}")
     # The parallel coordinates plot: the learning rate against the trials' value.
-    if not page.click(
-        "Array.from(document.querySelectorAll('button'))"
-        ".find(b => b.innerText.trim() === 'Clear All')"
-    ):
-        raise CheckFailed("the compare view has no parallel coordinates plot ('Clear All')")
-    for index, name in ((0, PLOTTED[0]), (1, VALUE)):
-        page.click(f"{PICKERS}[{index}]")
-        page.poll(f"!!{OPEN_LIST}", timeout, f"the picker for {name} did not open")
-        option = (
-            f"Array.from({OPEN_LIST}.querySelectorAll('.du-bois-light-select-item-option'))"
-            f".find(o => o.title === {js(name)})"
-        )
-        page.wheel_until(
-            OPEN_LIST,
-            f"(() => {{ const o = {option}; if (!o) return false; "
-            f"const [h, r] = [{OPEN_LIST}.getBoundingClientRect(), o.getBoundingClientRect()]; "
-            "return r.top >= h.top && r.bottom <= h.bottom; })()",
-            dy=200,
-            what=f"{name} in the picker",
-        )
-        page.click(option)
-        page.escape()
-        time.sleep(0.5)
-    axes = page.poll(
-        f"(() => {{ const t = {PLOT_AXES}; "
-        f"return {js([*PLOTTED, VALUE])}.every(n => t.includes(n)) && t; }})()",
-        timeout,
-        f"the parallel coordinates plot lacks the {[*PLOTTED, VALUE]} axes",
-    )
-    log(f"compare plot axes and ticks: {axes}")
+    axes = plot_axes(page, [*PLOTTED, VALUE], timeout)
     # Each axis is labelled with its range: the lowest and highest trial's value at least.
     values = [t["value"] for t in ordered]
     for value in (min(values), max(values)):

@@ -393,16 +393,16 @@ OPEN_LIST = (
 PLOT_AXES = "Array.from(document.querySelectorAll('.js-plotly-plot text')).map(t => t.textContent)"
 
 
-def plot_learning_rate_vs_metric(page: UI, runs: list[dict], timeout: float) -> None:
-    """Plots the learning rate against the metric, as a person would pick them, and checks that
-    the plot has both axes; leaves the page at its top (plot, run ids and names)."""
+def plot_axes(page: UI, names: list[str], timeout: float) -> list[str]:
+    """Clears the compare view's parallel coordinates plot, picks `names` as its axes in order,
+    as a person would, and returns the plot's axis titles and ticks once all of them show."""
     cleared = page.click(
         "Array.from(document.querySelectorAll('button'))"
         ".find(b => b.innerText.trim() === 'Clear All')"
     )
     if not cleared:
         raise CheckFailed("the compare view has no parallel coordinates plot ('Clear All')")
-    for index, name in enumerate((PARAM, METRIC)):
+    for index, name in enumerate(names):
         page.click(f"{PICKERS}[{index}]")
         page.poll(f"!!{OPEN_LIST}", timeout, f"the picker for {name} did not open")
         option = (
@@ -422,11 +422,18 @@ def plot_learning_rate_vs_metric(page: UI, runs: list[dict], timeout: float) -> 
         time.sleep(0.5)
     axes = page.poll(
         f"(() => {{ const t = {PLOT_AXES}; "
-        f"return t.includes({js(PARAM)}) && t.includes({js(METRIC)}) && t; }})()",
+        f"return {js(names)}.every(n => t.includes(n)) && t; }})()",
         timeout,
-        f"the parallel coordinates plot has no {PARAM} and {METRIC} axes",
+        f"the parallel coordinates plot lacks the {names} axes",
     )
     log(f"compare plot axes and ticks: {axes}")
+    return axes
+
+
+def plot_learning_rate_vs_metric(page: UI, runs: list[dict], timeout: float) -> None:
+    """Plots the learning rate against the metric, as a person would pick them, and checks that
+    the plot has both axes; leaves the page at its top (plot, run ids and names)."""
+    axes = plot_axes(page, [PARAM, METRIC], timeout)
     # Each axis is labelled with its range: both learning rates, both runs' metric values.
     precise = [t for t in axes if len(t.partition(".")[2]) >= 4]
     for value in (*map(float, LEARNING_RATES), *(r["metric"] for r in runs)):
