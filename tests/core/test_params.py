@@ -43,6 +43,36 @@ def test_the_base_training_block_parses_into_its_model():
     assert parse(TrainingParams, parsed, "training") is parsed  # an instance is itself
 
 
+@pytest.mark.parametrize(
+    ("stopping", "task", "resolved"),
+    [
+        ({"monitor": "auto", "mode": "auto"}, "binary", ("val_auc", "max")),
+        ({"monitor": "auto", "mode": "auto"}, "multiclass", ("val_loss", "min")),
+        ({"monitor": "auto", "mode": "auto"}, "regression", ("val_loss", "min")),
+        ({"monitor": "val_rmse", "mode": "auto"}, "regression", ("val_rmse", "min")),
+        ({"monitor": "val_accuracy", "mode": "auto"}, "multiclass", ("val_accuracy", "max")),
+        ({"monitor": "val_loss", "mode": "max"}, "binary", ("val_loss", "max")),  # as written
+    ],
+)
+def test_early_stopping_resolves_its_monitor_by_task(stopping, task, resolved):
+    block = {**_base("training"), "early_stopping": {**stopping, "patience": 3}}
+    parsed = parse(TrainingParams, block, "training")
+    assert parsed.early_stopping.resolved(task) == resolved
+
+
+def test_a_monitor_the_task_does_not_log_stops_before_the_fit():
+    # A multiclass model logs no AUC: the key and the metrics it could monitor are named.
+    block = {
+        **_base("training"),
+        "early_stopping": {"monitor": "val_auc", "mode": "max", "patience": 3},
+    }
+    stopping = parse(TrainingParams, block, "training").early_stopping
+    with pytest.raises(ConfigError, match="training.early_stopping.monitor") as error:
+        stopping.resolved("multiclass")
+    assert "val_loss, val_accuracy" in str(error.value)
+    _one_sentence(str(error.value))
+
+
 def test_a_missing_key_names_the_key_and_its_file():
     params = _base("training")
     del params["epochs"]

@@ -67,9 +67,9 @@ def _class_weight(params: TrainingParams, statistics: dict[str, Any]) -> dict[in
     return {int(k): float(v) for k, v in setting.items()}
 
 
-def _callbacks(params: TrainingParams, checkpoint: Path, timer: EpochTimer) -> list:
+def _callbacks(params: TrainingParams, task: str, checkpoint: Path, timer: EpochTimer) -> list:
     stopping = params.early_stopping
-    monitor, mode = stopping.monitor, stopping.mode
+    monitor, mode = stopping.resolved(task)
     callbacks = [
         timer,
         keras.callbacks.EarlyStopping(
@@ -114,6 +114,7 @@ def fit(  # noqa: PLR0914 - one fit, start to end
     strategy, devices = configure(params)
     spec, lookups = training_inputs(statistics)
     task = statistics["task"]
+    monitor, mode = params.early_stopping.resolved(task)
     batch_size = params.batch_size * devices["replicas"]
     epochs = params.epochs
     train_rows = count_rows(train)
@@ -145,15 +146,14 @@ def fit(  # noqa: PLR0914 - one fit, start to end
             validation_data=validation_data.repeat(),
             validation_steps=validation_steps,
             epochs=epochs,
-            callbacks=[*_callbacks(params, checkpoint, timer), *callbacks],
+            callbacks=[*_callbacks(params, task, checkpoint, timer), *callbacks],
             class_weight=_class_weight(params, statistics),
             verbose=2,
         )
         if checkpoint.exists():
             twin.load_weights(checkpoint)  # the raw-in model shares these weights
     history = {k: [float(v) for v in values] for k, values in fitted.history.items()}
-    monitor = params.early_stopping.monitor
-    pick = max if params.early_stopping.mode == "max" else min
+    pick = max if mode == "max" else min
     best_epoch = pick(range(len(history[monitor])), key=history[monitor].__getitem__)
     total = sum(timer.seconds)
     summary = {

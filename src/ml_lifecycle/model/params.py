@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from ml_lifecycle.core.errors import ConfigError
 from ml_lifecycle.core.params import Params
 
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
@@ -69,9 +70,37 @@ Schedule = Annotated[
 
 
 class EarlyStopping(Params):
+    """`training.early_stopping`: `auto` monitors val_auc (max) for a binary task and val_loss
+    (min) otherwise; a named metric's `mode: auto` is min for a loss or error, else max."""
+
     monitor: str
-    mode: Literal["min", "max"]
+    mode: Literal["min", "max", "auto"]
     patience: Annotated[int, Field(ge=0)]
+
+    def resolved(self, task: str) -> tuple[str, Literal["min", "max"]]:
+        """Returns (monitor, mode) for a model of `task`; raises ConfigError for a monitor that
+        such a model does not log (before a fit, not after it)."""
+        monitor = self.monitor
+        if monitor == "auto":
+            monitor = "val_auc" if task == "binary" else "val_loss"
+        logged = [f"{prefix}{name}" for prefix in ("val_", "") for name in TASK_METRICS[task]]
+        if monitor not in logged:
+            raise ConfigError(
+                f"training.early_stopping.monitor: a {task} model logs no {monitor!r}; "
+                f"monitor one of {', '.join(logged)} (or auto)."
+            )
+        if self.mode != "auto":
+            return monitor, self.mode
+        lower = monitor.endswith(("loss", "rmse", "mae"))
+        return monitor, "min" if lower else "max"
+
+
+# The metrics a compiled model of each task logs per epoch (model.layers.compile_model).
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "binary": ("loss", "auc", "pr_auc", "accuracy"),
+    "multiclass": ("loss", "accuracy"),
+    "regression": ("loss", "rmse", "mae"),
+}
 
 
 class TrainingParams(Params):

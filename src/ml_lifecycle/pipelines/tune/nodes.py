@@ -93,8 +93,8 @@ def tune_training(  # noqa: PLR0913 - the two splits, their statistics, two bloc
     params = parse_tune(tune)
     base = _trial_block(training, params)
     stopping = parse(TrainingParams, base, "training").early_stopping
-    monitor = stopping.monitor
-    direction = "maximize" if stopping.mode == "max" else "minimize"
+    monitor, mode = stopping.resolved(statistics["task"])
+    direction = "maximize" if mode == "max" else "minimize"
     study = store.open(params.study_name, direction)
     existing = study.get_trials(deepcopy=False)
     # Seeded by how far the study got: a resumed run does not replay the first run's samples.
