@@ -35,7 +35,7 @@ def _one_sentence(message: str) -> None:
 def test_the_base_training_block_parses_into_its_model():
     parsed = parse(TrainingParams, _base("training"), "training")
     assert (parsed.epochs, parsed.hidden_units, parsed.embedding.max_dim) == (
-        20,
+        30,
         [256, 128, 64],
         24,
     )
