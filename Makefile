@@ -133,7 +133,7 @@ bench-input: install  ## Training fed by Parquet-streamed tf.data vs in-memory a
 bench-scale: install  ## Pipelines at 1/10/50 M synthetic rows: time, Python+JVM RSS (long, not in bench; SCALE_ARGS=--sizes ..)
 	$(BIN)/python benchmarks/scaling.py $(SCALE_ARGS)
 
-bench-model: install  ## Model vs baseline, 3 seeds per task: flights time and random split, regression (long, not in bench; MODEL_ARGS=--tasks ..)
+bench-model: install  ## Model vs baseline, 3 seeds per task: flights time and random split, regression, generated orders untuned and tuned (long, not in bench; MODEL_ARGS=--tasks ..)
 	$(BIN)/python benchmarks/model.py $(MODEL_ARGS)
 
 lock:  ## Re-resolve the dependencies and rewrite requirements.lock
