@@ -38,6 +38,7 @@ def test_the_exploration_notebook_runs_on_the_test_slice(tmp_path: Path, monkeyp
     monkeypatch.setenv("KEDRO_ENV", "test")
     monkeypatch.setenv("ML_LIFECYCLE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", f"sqlite:///{store}")  # the registry too
     monkeypatch.setenv("KEDRO_DISABLE_TELEMETRY", "true")
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     # The python3 kernelspec's `python` is replaced by this interpreter (jupyter_client).
