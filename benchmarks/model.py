@@ -35,6 +35,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -154,8 +155,8 @@ def _kedro(
     ]  # fmt: skip
 
 
-def _prepare_orders(task_dir: Path, params: dict[str, str], work: Path) -> Path:
-    """Generates the orders dataset and its env as the guide says; returns the conf folder.
+def _prepare_orders(task_dir: Path, params: dict[str, str], work: Path) -> None:
+    """Generates the orders dataset and its env (task_dir/conf) as the guide says.
 
     The guide's order: ingestion and cleaning, the profile's drafted suite copied into the env,
     then the data quality and features stages.
@@ -173,7 +174,6 @@ def _prepare_orders(task_dir: Path, params: dict[str, str], work: Path) -> Path:
     draft = data / "08_reporting/profile/expectation_suite.yml"
     shutil.copy(draft, env / "expectations/orders.yml")
     _run(_kedro("orders", PREPARE, params, conf), work, "orders: prepare")
-    return conf
 
 
 def _run(cmd: list[str], work: Path, what: str) -> float:
@@ -211,9 +211,7 @@ def _tune(name: str, task_dir: Path, params: dict[str, str], work: Path, minutes
     keys = yaml.safe_load(tuned_file.read_text())["training_tuned"]
     storage = f"sqlite:///{task_dir / 'data/06_models/tune/study.db'}"
     trials = optuna.load_study(study_name=study, storage=storage).get_trials(deepcopy=False)
-    states: dict[str, int] = {}
-    for trial in trials:
-        states[trial.state.name] = states.get(trial.state.name, 0) + 1
+    states = dict(Counter(trial.state.name for trial in trials))
     print(f"{name}: tuned in {seconds:.0f} s, trials {states}: {keys}", flush=True)
     return {"keys": keys, "trials": states, "tune_seconds": round(seconds, 1), "minutes": minutes}
 
