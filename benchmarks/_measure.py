@@ -8,6 +8,7 @@ lasts and `machine` describes the machine, so a figure says how busy its machine
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -206,4 +207,52 @@ def machine(root: Path) -> dict:
         "available_gib_at_start": round(mem.available / 2**30, 1),
         "disk_free_gib_at_start": round(shutil.disk_usage(root).free / 2**30, 1),
         "python": platform.python_version(),
+    }
+
+
+def event_log_args(directory: Path) -> dict[str, str]:
+    """Environment that makes a PySpark process write Spark's event log under `directory`.
+
+    Passed to spark-submit through PYSPARK_SUBMIT_ARGS, so the measured program (the project's
+    Spark hook, a reference script) keeps its own configuration untouched.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    return {
+        "PYSPARK_SUBMIT_ARGS": (
+            f"--conf spark.eventLog.enabled=true --conf spark.eventLog.dir={directory.as_uri()} "
+            "pyspark-shell"
+        )
+    }
+
+
+def spark_jobs(directory: Path) -> dict:
+    """Returns the Spark jobs of the event logs under `directory`: count, summed seconds, top sites.
+
+    A job is what one action costs (a write, a count, a collect, a broadcast); the call site is
+    the line of the program that started it.
+    """
+    starts: dict[tuple[str, int], tuple[int, str]] = {}
+    seconds: dict[str, float] = {}
+    jobs: dict[str, int] = {}
+    for log in sorted(p for p in directory.rglob("*") if p.is_file()):
+        with log.open() as handle:
+            for line in handle:
+                if '"SparkListenerJob' not in line[:40]:
+                    continue
+                event = json.loads(line)
+                key = (log.name, event["Job ID"])
+                if event["Event"] == "SparkListenerJobStart":
+                    site = (event.get("Properties") or {}).get("callSite.short", "?")
+                    starts[key] = (event["Submission Time"], site)
+                elif key in starts:
+                    began, site = starts[key]
+                    jobs[site] = jobs.get(site, 0) + 1
+                    seconds[site] = seconds.get(site, 0.0) + (event["Completion Time"] - began) / 1e3
+    top = sorted(seconds, key=seconds.get, reverse=True)
+    return {
+        "jobs": sum(jobs.values()),
+        "job_seconds": round(sum(seconds.values()), 1),
+        "by_call_site": [
+            {"site": s, "jobs": jobs[s], "seconds": round(seconds[s], 1)} for s in top[:15]
+        ],
     }

@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 from ml_lifecycle.core.columns import REASON
 from ml_lifecycle.core.errors import ConfigError
 from ml_lifecycle.core.params import parse
-from ml_lifecycle.core.quarantine import check_stage, counts_by
+from ml_lifecycle.core.quarantine import StageCounts, account_stage, written_rows
 from ml_lifecycle.core.spark import (
     checked_expr,
     col,
@@ -212,9 +212,15 @@ class RepairCounts:
     """
 
     def __init__(
-        self, observation: Observation | None, clipped: list[str], imputed: list[str]
+        self,
+        observation: Observation | None,
+        clipped: list[str],
+        imputed: list[str],
+        stage: StageCounts | None = None,
     ) -> None:
         self._observation, self._clipped, self._imputed = observation, clipped, imputed
+        # The rows of both outputs, counted while they are written.
+        self.stage = stage or StageCounts()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> RepairCounts:
         return self
@@ -295,27 +301,30 @@ def clean_and_count(
             checks.append((F.coalesce(outside, F.lit(False)), f"outlier_{spec.method}:{name}"))
     df = df.withColumn(REASON, first_reason(checks))
     df = df.drop(*[f"_orig_{name}" for name in types])
+    reasons = [reason for _, reason in checks]
 
+    # Both outputs, and the duplicate search, read this one evaluation of the rules.
+    df = df.persist(StorageLevel.MEMORY_AND_DISK)
     if params.dedupe is not None:
         df = _tag_duplicates(df, params.dedupe.keys, params.dedupe.order_by, columns)
+        reasons.append(f"duplicate_key:{'+'.join(params.dedupe.keys)}")
 
     fixes, clips, imputed = _repairs(df, plan, target)
 
-    # Both outputs read this one evaluation of the window and the rules; each is repaired after.
-    df = df.persist(StorageLevel.MEMORY_AND_DISK)
-    kept = df.filter(F.col(REASON).isNull())
+    stage = StageCounts()
+    kept = stage.rows(df.filter(F.col(REASON).isNull()), "kept")
     observation = None
     metrics = RepairCounts.metrics(clips, imputed)
     if metrics:
         # Counted on the values as they come, in the job that writes the clean table.
         observation = Observation()
         kept = kept.observe(observation, *metrics)
-    rejected = df.filter(F.col(REASON).isNotNull())
+    rejected = stage.by_reason(df.filter(F.col(REASON).isNotNull()), "quarantined", reasons)
     if fixes:
         kept, rejected = kept.withColumns(fixes), rejected.withColumns(fixes)
     primary = kept.select(*[col(c) for c in columns])
     quarantine = rejected.select(*[col(c) for c in columns], REASON)
-    return primary, quarantine, RepairCounts(observation, list(clips), imputed)
+    return primary, quarantine, RepairCounts(observation, list(clips), imputed, stage)
 
 
 def account_cleaning(
@@ -326,12 +335,22 @@ def account_cleaning(
 ) -> dict[str, Any]:
     """Returns the stage's row accounting from the written outputs; raises if rows went missing.
 
-    The record also holds how many values of the kept rows were clipped (below, above) and
+    Rows in and out come from the Parquet footers of `intermediate`, `primary` and `quarantine`,
+    and must agree with what Spark counted while it wrote them (no scan of its own). The record
+    also holds how many values of the kept rows were clipped (below, above) and
     imputed, per column: `clipped: {column: {below, above}}`, `imputed: {column: n}` (absent when
     Spark reported no metrics).
     """
-    by_reason = {reason: n for (reason,), n in counts_by(quarantine, [REASON]).items()}
-    record = check_stage("cleaning", intermediate.count(), primary.count(), by_reason)
+    stage = repairs.stage
+    # `in` from the input's footers: what the stage read, whatever its logic did with it.
+    record = account_stage(
+        "cleaning",
+        written_rows(intermediate),
+        primary,
+        stage.get("kept"),
+        quarantine,
+        stage.get("quarantined"),
+    )
     counts = repairs.counts()  # after the counts above: the clean table has been acted on
     if counts is not None:
         record.update(counts)

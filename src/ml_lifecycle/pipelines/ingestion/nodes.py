@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from ml_lifecycle.core.columns import REASON
 from ml_lifecycle.core.errors import ConfigError
 from ml_lifecycle.core.params import parse
-from ml_lifecycle.core.quarantine import check_stage, counts_by
+from ml_lifecycle.core.quarantine import StageCounts, check_stage, check_written, written_rows
 from ml_lifecycle.core.spark import (
     checked_expr,
     col,
@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 MATCH = "_matched_{}"
 QUARANTINE_COLUMNS = ("source", "source_file", "reason", "record")
+RECORD_REASONS = ("malformed_record", "invalid_utf8")
 
 
 def _declared(df: DataFrame) -> list[str]:
@@ -79,6 +80,11 @@ def _unique_lookup(
     return kept, _quarantine_rows(ranked, name, columns)
 
 
+def _lookup_reasons(keys: list[str]) -> list[str]:
+    joined = "+".join(keys)
+    return [*RECORD_REASONS, f"missing_join_key:{joined}", f"duplicate_join_key:{joined}"]
+
+
 def _validate(sources: dict[str, DataFrame], params: IngestionParams) -> None:
     main = params.main_source
     if main not in sources:
@@ -95,37 +101,13 @@ def _validate(sources: dict[str, DataFrame], params: IngestionParams) -> None:
         require_columns(declared, join.order_by or [], f"ingestion.joins[{i}].order_by")
 
 
-def ingest(
-    raw_sources: dict[str, DataFrame], params: dict[str, Any]
-) -> tuple[DataFrame, DataFrame, dict[str, dict[str, int]]]:
-    """Returns the joined main table, the quarantine of every source and per-source counts."""
-    params = parse(IngestionParams, params, "ingestion")
-    _validate(raw_sources, params)
-    main_name = params.main_source
-    joins: list[Join] = params.joins
-    counts: dict[str, dict[str, int]] = {}
-    quarantines = []
-
-    lookups: dict[str, DataFrame] = {}
-    for i, join in enumerate(joins):
-        name = join.source
-        tagged = _tag_records(raw_sources[name])
-        with resolving(f"ingestion.joins[{i}] ({name})", _declared(tagged)):
-            keys = list(join.keys.values())
-            kept, quarantined = _unique_lookup(tagged, name, keys, join.order_by)
-        kept = kept.cache()
-        counts[name] = {"in": raw_sources[name].count(), "kept": kept.count()}
-        lookups[name] = kept
-        quarantines.append(quarantined)
-
-    # The main source is parsed once: the count, the join and the quarantine all read this copy.
-    main = _tag_records(raw_sources[main_name]).persist(StorageLevel.MEMORY_AND_DISK)
-    counts[main_name] = {"in": main.count()}
-    main_columns = _declared(main)
-    quarantines.insert(0, _quarantine_rows(main, main_name, main_columns))
-
-    joined = main.filter(F.col(REASON).isNull())
-    output_columns = list(main_columns)
+def _join_lookups(
+    joined: DataFrame, lookups: dict[str, DataFrame], joins: list[Join], columns: list[str]
+) -> tuple[DataFrame, list[str], list[str]]:
+    """Returns the main rows joined with each lookup, the output columns and the reasons an
+    inner join can give (a row it does not match is tagged, not dropped)."""
+    output_columns = list(columns)
+    reasons = []
     for i, join in enumerate(joins):
         name = join.source
         where = f"ingestion.joins[{i}] ({name})"
@@ -147,7 +129,47 @@ def ingest(
         if join.how == "inner":
             unmatched = F.when(F.col(MATCH.format(name)).isNull(), F.lit(f"unmatched:{name}"))
             joined = joined.withColumn(REASON, F.coalesce(F.col(REASON), unmatched))
+            reasons.append(f"unmatched:{name}")
         output_columns += list(renames.values())
+    return joined, output_columns, reasons
+
+
+def ingest(
+    raw_sources: dict[str, DataFrame], params: dict[str, Any]
+) -> tuple[DataFrame, DataFrame, StageCounts]:
+    """Returns the joined main table, the quarantine of every source and the rows Spark counts
+    while it writes them (per source: in, kept, quarantined by reason)."""
+    params = parse(IngestionParams, params, "ingestion")
+    _validate(raw_sources, params)
+    main_name = params.main_source
+    joins: list[Join] = params.joins
+    counts = StageCounts()
+    quarantines = []
+
+    # A lookup is small: it is read (and counted) once for the join, once for its quarantine.
+    lookups: dict[str, DataFrame] = {}
+    for i, join in enumerate(joins):
+        name = join.source
+        tagged = counts.rows(_tag_records(raw_sources[name]), f"{name}/in")
+        with resolving(f"ingestion.joins[{i}] ({name})", _declared(tagged)):
+            keys = list(join.keys.values())
+            kept, rejected = _unique_lookup(tagged, name, keys, join.order_by)
+        lookups[name] = counts.rows(kept, f"{name}/kept")
+        quarantines.append(
+            counts.by_reason(rejected, f"{name}/quarantined", _lookup_reasons(keys), "reason")
+        )
+
+    # The main source is parsed once: the join and the quarantine both read this copy.
+    main = _tag_records(raw_sources[main_name]).persist(StorageLevel.MEMORY_AND_DISK)
+    main = counts.rows(main, f"{main_name}/in")
+    main_columns = _declared(main)
+    main_reasons = list(RECORD_REASONS)
+    main_parts = [_quarantine_rows(main, main_name, main_columns)]
+
+    joined, output_columns, unmatched_reasons = _join_lookups(
+        main.filter(F.col(REASON).isNull()), lookups, joins, main_columns
+    )
+    main_reasons += unmatched_reasons
 
     # In order: a derived column may use the ones above it; one named like a column replaces it.
     for name, sql in params.derived.items():
@@ -158,27 +180,47 @@ def ingest(
             output_columns.append(name)
 
     unmatched = joined.filter(F.col(REASON).isNotNull())
-    if any(j.how == "inner" for j in joins):
-        quarantines.insert(1, _quarantine_rows(unmatched, main_name, main_columns))
+    if unmatched_reasons:
+        main_parts.append(_quarantine_rows(unmatched, main_name, main_columns))
     intermediate = joined.filter(F.col(REASON).isNull()).select(*[col(c) for c in output_columns])
-    quarantine = reduce(DataFrame.unionByName, quarantines)
+    intermediate = counts.rows(intermediate, f"{main_name}/kept")
+    # The main source's quarantined rows, counted by reason as the quarantine is written.
+    main_quarantine = reduce(DataFrame.unionByName, main_parts)
+    main_quarantine = counts.by_reason(
+        main_quarantine, f"{main_name}/quarantined", main_reasons, "reason"
+    )
+    quarantine = reduce(DataFrame.unionByName, [main_quarantine, *quarantines])
     return intermediate, quarantine, counts
 
 
 def account_ingestion(
-    counts: dict[str, dict[str, int]],
+    counts: StageCounts,
     intermediate: DataFrame,
     quarantine: DataFrame,
     params: dict[str, Any],
 ) -> dict[str, Any]:
-    """Returns the stage's row accounting from the written outputs; raises if rows went missing."""
-    by_source = counts_by(quarantine, ["source", "reason"])
-    main_name = parse(IngestionParams, params, "ingestion").main_source
+    """Returns the stage's row accounting from the written outputs; raises if rows went missing.
+
+    Per source, Spark counted the rows read, kept and quarantined (by reason) while it wrote the
+    two outputs; the outputs' Parquet footers must hold exactly the kept main rows and every
+    source's quarantined rows.
+    """
+    params = parse(IngestionParams, params, "ingestion")
+    main_name = params.main_source
+    names = [main_name, *[j.source for j in params.joins]]
+    quarantined = {name: counts.get(f"{name}/quarantined") for name in names}
+    total = {"rows": sum(q["rows"] for q in quarantined.values())}
+    check_written("ingestion", total, written_rows(quarantine), "quarantined")
+    kept_main = written_rows(intermediate)
     sources = {}
-    for name, count in counts.items():
-        reasons = {reason: n for (source, reason), n in by_source.items() if source == name}
-        kept = intermediate.count() if name == main_name else count["kept"]
-        sources[name] = check_stage(f"ingestion/{name}", count["in"], kept, reasons)
+    for name in names:
+        # Raw landing files have no footers: a source's `in` is what Spark counted reading it.
+        rows_in = counts.get(f"{name}/in")["rows"]
+        kept = kept_main if name == main_name else counts.get(f"{name}/kept")["rows"]
+        where = f"ingestion/{name}"
+        sources[name] = check_stage(where, rows_in, kept, quarantined[name]["by_reason"])
+        if name == main_name:
+            check_written(where, counts.get(f"{name}/kept"), kept_main, "kept")
     main = sources[main_name]
     return {
         "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
