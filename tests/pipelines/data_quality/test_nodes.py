@@ -89,7 +89,7 @@ def test_the_gate_passes_warnings_and_names_the_expectations_whose_rows_leave(ga
 
 def test_quarantined_rows_are_exactly_the_offending_ones(spark, primary, gated, tmp_path):
     _, _, to_quarantine = gated
-    validated, quarantine = split_validated(primary, to_quarantine, SUITE, {})
+    validated, quarantine, counts = split_validated(primary, to_quarantine, SUITE, {})
     validated = _written(spark, validated, tmp_path / "validated")
     quarantine = _written(spark, quarantine, tmp_path / "quarantine")
 
@@ -104,11 +104,11 @@ def test_quarantined_rows_are_exactly_the_offending_ones(spark, primary, gated, 
 
 def test_accounting_adds_up_and_agrees_with_gx(spark, primary, gated, tmp_path):
     summary, _, to_quarantine = gated
-    validated, quarantine = split_validated(primary, to_quarantine, SUITE, {})
+    validated, quarantine, counts = split_validated(primary, to_quarantine, SUITE, {})
     validated = _written(spark, validated, tmp_path / "validated")
     quarantine = _written(spark, quarantine, tmp_path / "quarantine")
 
-    record = account_data_quality(primary, validated, quarantine, summary, SUITE, {})
+    record = account_data_quality(primary, validated, quarantine, counts, summary, SUITE, {})
     assert (record["in"], record["kept"], record["quarantined"]) == (6, 3, 3)
     assert record["in"] == record["kept"] + record["quarantined"]
     assert record["quarantined_by_reason"] == {
@@ -123,26 +123,26 @@ def test_accounting_refuses_a_quarantine_that_disagrees_with_the_report(
     spark, primary, gated, tmp_path
 ):
     summary, _, to_quarantine = gated
-    validated, quarantine = split_validated(primary, to_quarantine, SUITE, {})
+    validated, quarantine, counts = split_validated(primary, to_quarantine, SUITE, {})
     quarantine = _written(spark, quarantine, tmp_path / "quarantine")
     validated = _written(spark, validated, tmp_path / "validated")
     tampered = copy.deepcopy(summary)
     next(r for r in tampered["expectations"] if r["name"] == "known_origin")["unexpected_count"] = 3
     with pytest.raises(DataQualityError, match=r"known_origin: GX counted 3, quarantine holds 2"):
-        account_data_quality(primary, validated, quarantine, tampered, SUITE, {})
+        account_data_quality(primary, validated, quarantine, counts, tampered, SUITE, {})
 
 
 def test_accounting_refuses_lost_rows(spark, primary, gated, tmp_path):
     summary, _, to_quarantine = gated
-    validated, quarantine = split_validated(primary, to_quarantine, SUITE, {})
+    validated, quarantine, counts = split_validated(primary, to_quarantine, SUITE, {})
     validated = _written(spark, validated.filter("id != 6"), tmp_path / "validated")
     quarantine = _written(spark, quarantine, tmp_path / "quarantine")
     with pytest.raises(RowAccountingError, match=r"6 rows in but 2 kept \+ 3 quarantined"):
-        account_data_quality(primary, validated, quarantine, summary, SUITE, {})
+        account_data_quality(primary, validated, quarantine, counts, summary, SUITE, {})
 
 
 def test_without_rows_to_quarantine_everything_is_kept(spark, primary):
-    validated, quarantine = split_validated(primary, [], SUITE, {})
+    validated, quarantine, _ = split_validated(primary, [], SUITE, {})
     assert validated.count() == 6
     assert quarantine.count() == 0 and quarantine.columns == [*primary.columns, "_reason"]
 

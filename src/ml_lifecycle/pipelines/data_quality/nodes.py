@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from ml_lifecycle.core.columns import REASON
 from ml_lifecycle.core.params import parse
-from ml_lifecycle.core.quarantine import check_stage, counts_by
+from ml_lifecycle.core.quarantine import StageCounts, account_stage, written_rows
 from ml_lifecycle.core.spark import col, first_reason
 from ml_lifecycle.pipelines.data_quality.gate import DataQualityError, enforce
 from ml_lifecycle.pipelines.data_quality.params import DataQualityParams
@@ -62,33 +62,47 @@ def split_validated(
     to_quarantine: list[str],
     suite_config: dict[str, Any],
     overrides: dict[str, Any] | None,
-) -> tuple[DataFrame, DataFrame]:
-    """Returns (rows that pass, rows quarantined with the first failed expectation as `_reason`)."""
+) -> tuple[DataFrame, DataFrame, StageCounts]:
+    """Returns (rows that pass, rows quarantined with the first failed expectation as `_reason`,
+    the rows of both as Spark counts them while writing)."""
     columns = primary.columns
+    counts = StageCounts()
     if not to_quarantine:
         empty = primary.limit(0).withColumn(REASON, F.lit(None).cast("string"))
-        return primary, empty
+        return counts.rows(primary, "kept"), counts.by_reason(empty, "quarantined", []), counts
     suite = _suite(suite_config, overrides)
     df = with_derived(primary, suite)
     df = df.withColumn(REASON, first_reason(_violations(suite, to_quarantine)))
     # Both outputs read this one evaluation of the predicates.
     df = df.select(*[col(c) for c in columns], REASON).persist(StorageLevel.MEMORY_AND_DISK)
-    validated = df.filter(F.col(REASON).isNull()).drop(REASON)
-    quarantine = df.filter(F.col(REASON).isNotNull())
-    return validated, quarantine
+    validated = counts.rows(df.filter(F.col(REASON).isNull()).drop(REASON), "kept")
+    reasons = [_reason(name) for name in to_quarantine]
+    quarantine = counts.by_reason(df.filter(F.col(REASON).isNotNull()), "quarantined", reasons)
+    return validated, quarantine, counts
 
 
-def account_data_quality(
+def account_data_quality(  # noqa: PLR0913 - the stage's outputs and the suite that made them
     primary: DataFrame,
     validated: DataFrame,
     quarantine: DataFrame,
+    counts: StageCounts,
     summary: dict[str, Any],
     suite_config: dict[str, Any],
     overrides: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """Returns the stage's row accounting; raises if rows went missing or disagree with GX."""
-    by_reason = {reason: n for (reason,), n in counts_by(quarantine, [REASON]).items()}
-    record = check_stage("data_quality", primary.count(), validated.count(), by_reason)
+    """Returns the stage's row accounting; raises if rows went missing or disagree with GX.
+
+    Rows in and out come from the Parquet footers of the three tables and must agree with what
+    Spark counted while it wrote them.
+    """
+    record = account_stage(
+        "data_quality",
+        written_rows(primary),
+        validated,
+        counts.get("kept"),
+        quarantine,
+        counts.get("quarantined"),
+    )
     suite = _suite(suite_config, overrides)
     # Every quarantining expectation that found rows, even one whose rows all carry another
     # expectation's reason (a row gets the first reason it fails).

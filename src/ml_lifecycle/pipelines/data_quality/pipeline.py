@@ -25,7 +25,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 split_validated,
                 inputs=["primary_table", "data_quality_to_quarantine", *suite],
-                outputs=["validated_table", "data_quality_quarantine"],
+                # data_quality_counts: the rows Spark counts while it writes both (in memory).
+                outputs=["validated_table", "data_quality_quarantine", "data_quality_counts"],
                 name="split_validated",
             ),
             node(
@@ -34,6 +35,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "primary_table",
                     "validated_table",
                     "data_quality_quarantine",
+                    "data_quality_counts",
                     "data_quality_summary",
                     *suite,
                 ],
