@@ -12,6 +12,7 @@ from ml_lifecycle.core.errors import ConfigError, RowAccountingError
 from ml_lifecycle.pipelines.features.nodes import (
     account_features,
     assign_split,
+    assign_split_and_count,
     fit_feature_statistics,
     make_model_input,
 )
@@ -126,14 +127,27 @@ def test_model_input_has_one_frame_per_split_in_shards(spark):
     assert "split" not in train.columns and "label" in train.columns
 
 
-def test_accounting_adds_up_and_fails_when_rows_go_missing(spark):
-    flights = _flights(spark)
-    table, quarantine = assign_split(flights, TIME_PARAMS)
-    record = account_features(flights, table, quarantine)
+def _written(spark, df, path):
+    df.write.mode("overwrite").parquet(str(path))
+    return spark.read.parquet(str(path))
+
+
+def test_accounting_adds_up_and_fails_when_rows_go_missing(spark, tmp_path):
+    flights = _written(spark, _flights(spark), tmp_path / "in")
+    table, quarantine, counts = assign_split_and_count(flights, TIME_PARAMS)
+    table = _written(spark, table, tmp_path / "table")
+    quarantine = _written(spark, quarantine, tmp_path / "quarantine")
+    # Counted while written: the rows per split and the reasons need no pass of their own.
+    assert counts.get("kept") == {
+        "rows": 6, "by_reason": {"train": 4, "validation": 1, "test": 1}, "observed": True
+    }  # fmt: skip
+    record = account_features(flights, table, quarantine, counts)
     assert (record["in"], record["kept"], record["quarantined"]) == (8, 6, 2)
     assert record["kept_by_split"] == {"train": 4, "validation": 1, "test": 1}
-    with pytest.raises(RowAccountingError, match="lost"):
-        account_features(flights, table.filter(F.col("id") != 1), quarantine)
+    assert sum(record["quarantined_by_reason"].values()) == 2
+    lost = _written(spark, table.filter(F.col("id") != 1), tmp_path / "lost")
+    with pytest.raises(RowAccountingError, match="8 rows in but 5 kept"):
+        account_features(flights, lost, quarantine, counts)
 
 
 @pytest.mark.parametrize(
@@ -156,16 +170,16 @@ def test_configuration_mistakes_are_clear_errors(spark, change, message):
 def test_a_window_that_misses_the_cutoffs_is_a_clear_error(spark):
     # Only January to April: nothing reaches the validation (July) and test (October) cut-offs.
     flights = _flights(spark).filter(F.col("id") <= 4)
-    table, quarantine = assign_split(flights, TIME_PARAMS)
+    table, quarantine, counts = assign_split_and_count(flights, TIME_PARAMS)
     with pytest.raises(ConfigError, match=r"no rows fell in the validation and test split"):
-        account_features(flights, table, quarantine)
+        account_features(flights, table, quarantine, counts)
     # `cutoffs: null` with fractions (what iterate's retraining run passes) splits the window.
     params = copy.deepcopy(TIME_PARAMS)
     params["split"]["cutoffs"] = None
     params["split"]["fractions"] = {"train": 0.5, "validation": 0.25, "test": 0.25}
-    table, quarantine = assign_split(flights, params)
+    table, quarantine, counts = assign_split_and_count(flights, params)
     # Quantiles of four dates: the median is 5 February, the 75th percentile 5 March.
-    assert account_features(flights, table, quarantine)["kept_by_split"] == {
+    assert account_features(flights, table, quarantine, counts)["kept_by_split"] == {
         "train": 1, "validation": 1, "test": 2
     }  # fmt: skip
 

@@ -10,7 +10,7 @@ import logging
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     DataType,
@@ -25,10 +25,9 @@ from ml_lifecycle.core import drift
 from ml_lifecycle.core.columns import LABEL, REASON
 from ml_lifecycle.core.errors import ConfigError
 from ml_lifecycle.core.params import parse
-from ml_lifecycle.core.quarantine import check_stage, counts_by
+from ml_lifecycle.core.quarantine import StageCounts, account_stage, written_rows
 from ml_lifecycle.core.spark import checked_expr, col, first_reason, require_columns, resolving
 from ml_lifecycle.pipelines.features.params import (
-    Categorical,
     FeaturesParams,
     Split,
 )
@@ -167,6 +166,15 @@ def _split_column(df: DataFrame, split: Split) -> Column:
 
 def assign_split(validated: DataFrame, params: dict[str, Any]) -> tuple[DataFrame, DataFrame]:
     """Returns (the feature table with `label` and `split`, the rows with no label or split)."""
+    table, quarantine, _ = assign_split_and_count(validated, params)
+    return table, quarantine
+
+
+def assign_split_and_count(
+    validated: DataFrame, params: dict[str, Any]
+) -> tuple[DataFrame, DataFrame, StageCounts]:
+    """Returns `assign_split`'s two tables and the rows of both as Spark counts them while it
+    writes them (the table's by split, the quarantine's by reason)."""
     params = parse(FeaturesParams, params, "features")
     validate_feature_params(validated.columns, params)
     label = checked_expr(validated, params.label, "features.label")
@@ -179,27 +187,27 @@ def assign_split(validated: DataFrame, params: dict[str, Any]) -> tuple[DataFram
         labelled = validated.withColumn(LABEL, label).withColumn(
             SPLIT, _split_column(validated, split)
         )
-    reason = first_reason(
-        [
-            (col(LABEL).isNull(), "missing_label"),
-            (col(SPLIT).isNull(), f"missing_split_key:{split.time_column or 'id'}"),
-        ]
-    )
-    tagged = labelled.withColumn(REASON, reason)
+    checks = [
+        (col(LABEL).isNull(), "missing_label"),
+        (col(SPLIT).isNull(), f"missing_split_key:{split.time_column or 'id'}"),
+    ]
+    tagged = labelled.withColumn(REASON, first_reason(checks))
     keep = [*split.id_columns, *params.passthrough, *params.columns, LABEL, SPLIT]
     table = tagged.filter(col(REASON).isNull()).select(*[col(c) for c in dict.fromkeys(keep)])
     quarantine = tagged.filter(col(REASON).isNotNull()).drop(LABEL, SPLIT)
-    return table, quarantine
+    counts = StageCounts()
+    table = counts.by_reason(table, "kept", SPLITS, SPLIT)
+    quarantine = counts.by_reason(quarantine, "quarantined", [r for _, r in checks])
+    return table, quarantine, counts
 
 
-def _numeric_stats(
-    train: DataFrame, numeric: dict[str, str], bins: int = 0
-) -> dict[str, dict[str, Any]]:
+def _numeric_aggs(numeric: dict[str, str], bins: int, train: Column) -> list[Column]:
+    """The aggregates of each numeric column over the rows where `train` holds."""
     aggs = []
     quantiles = [i / bins for i in range(1, bins)] if bins > 1 else []
     for name, method in numeric.items():
         value = col(name).cast("double")
-        value = F.when(F.isnan(value), None).otherwise(value)
+        value = F.when(train & ~F.isnan(value), value)
         if quantiles:  # bin edges of the raw value, in the same pass
             aggs.append(F.percentile_approx(value, quantiles, 10_000).alias(f"{name}__edges"))
         if method == "log_zscore":
@@ -212,11 +220,16 @@ def _numeric_stats(
             F.min(value).alias(f"{name}__min"),
             F.max(value).alias(f"{name}__max"),
             F.count(value).alias(f"{name}__count"),
-            F.avg(col(name).cast("double")).alias(f"{name}__raw_mean"),
+            F.avg(F.when(train, col(name).cast("double"))).alias(f"{name}__raw_mean"),
         ]
-    if not aggs:
-        return {}
-    row = train.agg(*aggs).first().asDict()  # one row of aggregates
+    return aggs
+
+
+def _numeric_stats(
+    row: dict[str, Any], numeric: dict[str, str], bins: int = 0
+) -> dict[str, dict[str, Any]]:
+    """Returns each numeric column's statistics from the aggregates of `_numeric_aggs`."""
+    quantiles = bins > 1
     stats = {}
     for name, method in numeric.items():
         if row[f"{name}__count"] == 0:
@@ -237,55 +250,112 @@ def _numeric_stats(
     return stats
 
 
-def _vocabulary(train: DataFrame, name: str, spec: Categorical) -> dict[str, Any]:
-    dtype = train.schema[name].dataType
-    if not isinstance(dtype, StringType | NumericType):
-        raise ConfigError(f"features.categorical.{name}: type {dtype.simpleString()} unsupported.")
-    kind = "string" if isinstance(dtype, StringType) else "integer"
-    value = col(name) if kind == "string" else col(name).cast("long")
+def _category_key(df: DataFrame, name: str) -> tuple[Column, Column]:
+    """Returns the column as (text, integer): one of them set, so each kind orders as itself."""
+    dtype = df.schema[name].dataType
+    if isinstance(dtype, StringType):
+        return col(name), F.lit(None).cast("long")
+    if isinstance(dtype, NumericType):
+        return F.lit(None).cast("string"), col(name).cast("long")
+    raise ConfigError(f"features.categorical.{name}: type {dtype.simpleString()} unsupported.")
+
+
+def _train_value_counts(
+    train: DataFrame, columns: dict[str, tuple[int, int]]
+) -> dict[str, list[tuple[Any, int]]]:
+    """Returns each column's most frequent train values with their counts, in one grouped job.
+
+    `columns` maps a column to (top_k, min_count). Every row becomes one (column, value) pair per
+    column, the pairs are counted together, and a window keeps each column's top_k values (most
+    frequent first, then by value), so what reaches the driver is bounded.
+    """
+    if not columns:
+        return {}
+    pairs = []
+    for name in columns:
+        text, number = _category_key(train, name)
+        pairs.append(F.struct(F.lit(name).alias("c"), text.alias("s"), number.alias("n")))
     counts = (
-        train.select(value.alias("v"))
-        .filter(F.col("v").isNotNull())
-        .groupBy("v")
+        train.select(F.explode(F.array(*pairs)).alias("p"))
+        .select("p.c", "p.s", "p.n")
+        .filter(F.col("s").isNotNull() | F.col("n").isNotNull())
+        .groupBy("c", "s", "n")
         .count()
-        .filter(F.col("count") >= spec.min_count)
-        .orderBy(F.col("count").desc(), F.col("v"))
-        .limit(spec.top_k)
-        .collect()  # at most top_k rows
     )
-    return {
-        "kind": kind,
-        "vocabulary": [row["v"] for row in counts],
-        "counts": [row["count"] for row in counts],
-    }
+    top_k = F.create_map(*[F.lit(x) for name, (k, _) in columns.items() for x in (name, k)])
+    least = F.create_map(*[F.lit(x) for name, (_, m) in columns.items() for x in (name, m)])
+    rank = F.row_number().over(
+        Window.partitionBy("c").orderBy(F.desc("count"), F.asc("n"), F.asc("s"))
+    )
+    kept = (
+        counts.filter(F.col("count") >= least[F.col("c")])
+        .withColumn("_rank", rank)
+        .filter(F.col("_rank") <= top_k[F.col("c")])
+    )
+    found: dict[str, list[tuple[Any, int, int]]] = {name: [] for name in columns}
+    for r in kept.collect():  # bounded: at most top_k rows per column
+        value = r["s"] if r["s"] is not None else r["n"]
+        found[r["c"]].append((r["_rank"], value, int(r["count"])))
+    return {name: [(v, n) for _, v, n in sorted(rows)] for name, rows in found.items()}
+
+
+LABEL_COUNTS = "__label__"
 
 
 def fit_feature_statistics(feature_table: DataFrame, params: dict[str, Any]) -> dict[str, Any]:
-    """Returns the statistics of the train split: numeric moments, vocabularies, label balance."""
+    """Returns the statistics of the train split: numeric moments, vocabularies, label balance.
+
+    Two passes over the table: one aggregation (numeric moments and bin edges, rows per split,
+    a regression label's moments) and one grouped count (vocabularies, class counts).
+    """
     params = parse(FeaturesParams, params, "features")
-    train = feature_table.filter(col(SPLIT) == "train")
-    numeric = _numeric_stats(train, params.numeric, params.numeric_bins)
-    categorical = {
-        name: _vocabulary(train, name, spec) for name, spec in params.categorical.items()
-    }
-    if params.task == "regression":
-        row = train.agg(
-            F.count(LABEL).alias("n"), F.avg(LABEL).alias("mean"), F.stddev_pop(LABEL).alias("std")
-        ).first()
-        label = {"rows": int(row["n"]), "mean": float(row["mean"]), "std": float(row["std"])}
+    is_train = col(SPLIT) == F.lit("train")
+    aggs = _numeric_aggs(params.numeric, params.numeric_bins, is_train)
+    aggs += [F.count(F.when(col(SPLIT) == F.lit(s), 1)).alias(f"split__{s}") for s in SPLITS]
+    regression = params.task == "regression"
+    if regression:
+        train_label = F.when(is_train, col(LABEL))
+        aggs += [
+            F.count(train_label).alias("label__n"),
+            F.avg(train_label).alias("label__mean"),
+            F.stddev_pop(train_label).alias("label__std"),
+        ]
+    row = feature_table.agg(*aggs).first().asDict()  # one row of aggregates
+    rows_by_split = {s: row[f"split__{s}"] for s in SPLITS}
+    if rows_by_split["train"] == 0:
+        raise ConfigError("features.split: the train split is empty; check the cut-offs.")
+    numeric = _numeric_stats(row, params.numeric, params.numeric_bins)
+
+    wanted = {name: (spec.top_k, spec.min_count) for name, spec in params.categorical.items()}
+    train = feature_table.filter(is_train)
+    if not regression:
+        # Every class: a task has few of them.
+        wanted[LABEL_COUNTS] = (2**31 - 1, 1)
+        train = train.withColumn(LABEL_COUNTS, col(LABEL))
+    found = _train_value_counts(train, wanted)
+    categorical = {}
+    for name in params.categorical:
+        kind = "string" if isinstance(train.schema[name].dataType, StringType) else "integer"
+        categorical[name] = {
+            "kind": kind,
+            "vocabulary": [v for v, _ in found[name]],
+            "counts": [n for _, n in found[name]],
+        }
+    if regression:
+        mean, std = row["label__mean"], row["label__std"]
+        label = {"rows": int(row["label__n"]), "mean": float(mean), "std": float(std)}
     else:
-        by_class = {int(k): n for (k,), n in counts_by(train, [LABEL]).items()}
+        by_class = {int(k): n for k, n in found[LABEL_COUNTS]}
         label = {"rows": sum(by_class.values()), "class_counts": dict(sorted(by_class.items()))}
     if label["rows"] == 0:
         raise ConfigError("features.split: the train split is empty; check the cut-offs.")
-    rows_by_split = {split: n for (split,), n in counts_by(feature_table, [SPLIT]).items()}
     logger.info("Split sizes: %s; label: %s", rows_by_split, label)
     return {
         "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "fitted_on": "train",
         "task": params.task,
         "class_names": params.class_names,
-        "rows_by_split": {s: rows_by_split.get(s, 0) for s in SPLITS},
+        "rows_by_split": rows_by_split,
         "label": label,
         "numeric": numeric,
         "categorical": categorical,
@@ -315,23 +385,34 @@ def make_model_input(
 
 
 def account_features(
-    validated: DataFrame, feature_table: DataFrame, quarantine: DataFrame
+    validated: DataFrame, feature_table: DataFrame, quarantine: DataFrame, counts: StageCounts
 ) -> dict[str, Any]:
-    """Returns the stage's row accounting from the written outputs; raises if rows went missing."""
-    by_reason = {reason: n for (reason,), n in counts_by(quarantine, [REASON]).items()}
-    by_split = {split: n for (split,), n in counts_by(feature_table, [SPLIT]).items()}
-    record = check_stage("features", validated.count(), sum(by_split.values()), by_reason)
-    empty = [s for s in SPLITS if not by_split.get(s)]
+    """Returns the stage's row accounting from the written outputs; raises if rows went missing.
+
+    Rows in and out come from the Parquet footers of the three tables; the rows per split and
+    the quarantine's reasons are what Spark counted while it wrote them.
+    """
+    kept = counts.get("kept")
+    record = account_stage(
+        "features",
+        written_rows(validated),
+        feature_table,
+        kept,
+        quarantine,
+        counts.get("quarantined"),
+    )
+    by_split = {s: kept["by_reason"].get(s, 0) for s in SPLITS}
+    empty = [s for s in SPLITS if not by_split[s]]
     if empty and record["kept"]:
         raise ConfigError(
             f"features.split: no rows fell in the {' and '.join(empty)} split (rows per split: "
-            f"{ {s: by_split.get(s, 0) for s in SPLITS} }); with a time split the data's dates "
-            "must reach features.split.cutoffs: move them, or use features.split.fractions."
+            f"{by_split}); with a time split the data's dates must reach features.split.cutoffs: "
+            "move them, or use features.split.fractions."
         )
     return {
         "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **record,
-        "kept_by_split": {s: by_split.get(s, 0) for s in SPLITS},
+        "kept_by_split": by_split,
     }
 
 

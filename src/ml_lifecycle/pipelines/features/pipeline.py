@@ -4,7 +4,7 @@ from kedro.pipeline import Pipeline, node
 
 from .nodes import (
     account_features,
-    assign_split,
+    assign_split_and_count,
     fit_feature_statistics,
     make_model_input,
     profile_reference,
@@ -16,9 +16,10 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             node(
-                assign_split,
+                assign_split_and_count,
                 inputs=["validated_table", "params:features"],
-                outputs=["feature_table", "features_quarantine"],
+                # features_counts: the rows Spark counts while it writes both (in memory).
+                outputs=["feature_table", "features_quarantine", "features_counts"],
                 name="assign_split",
             ),
             node(
@@ -41,7 +42,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 account_features,
-                inputs=["validated_table", "feature_table", "features_quarantine"],
+                inputs=[
+                    "validated_table",
+                    "feature_table",
+                    "features_quarantine",
+                    "features_counts",
+                ],
                 outputs="row_accounting_features",
                 name="account_features",
             ),
