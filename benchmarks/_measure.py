@@ -220,7 +220,7 @@ def event_log_args(directory: Path) -> dict[str, str]:
     return {
         "PYSPARK_SUBMIT_ARGS": (
             f"--conf spark.eventLog.enabled=true --conf spark.eventLog.dir={directory.as_uri()} "
-            "pyspark-shell"
+            "--conf spark.eventLog.compress=false pyspark-shell"
         )
     }
 
@@ -247,7 +247,8 @@ def spark_jobs(directory: Path) -> dict:
                 elif key in starts:
                     began, site = starts[key]
                     jobs[site] = jobs.get(site, 0) + 1
-                    seconds[site] = seconds.get(site, 0.0) + (event["Completion Time"] - began) / 1e3
+                    took = (event["Completion Time"] - began) / 1e3
+                    seconds[site] = seconds.get(site, 0.0) + took
     top = sorted(seconds, key=seconds.get, reverse=True)
     return {
         "jobs": sum(jobs.values()),
