@@ -8,9 +8,9 @@ JSON file and two of them compare without touching the data again:
 - categorical: ``{"kind": "categorical", "counts": {value: n}, "other": o, "missing": m}``, the
   most frequent values by name, the rest counted together in ``other``.
 
-Counts are computed in Spark (one aggregation for every numeric column, one grouped count per
-categorical column); only the counts reach the driver. Missing values (null, NaN) are a bin of
-their own, so a column that starts arriving empty drifts like any other.
+Counts are computed in Spark (one grouped count for every column together, after one
+aggregation for the reference's quantiles); only the counts reach the driver. Missing values
+(null, NaN) are a bin of their own, so a column that starts arriving empty drifts like any other.
 
 The distances: PSI for numeric columns (on the reference's bins), Jensen-Shannon distance (base 2,
 in [0, 1]) and L-infinity for categorical ones, plus the share of values the reference never saw.
@@ -25,9 +25,10 @@ past its threshold counts as drift only when that p-value is below a significanc
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, FloatType, NumericType
 from scipy.stats import chi2
@@ -47,19 +48,31 @@ def _is_missing(df: DataFrame, name: str):
     return col(name).isNull()
 
 
-def quantile_edges(df: DataFrame, columns: list[str], bins: int, error: float = 1e-3) -> dict:
+def edge_aggregates(df: DataFrame, columns: list[str], bins: int) -> list[Column]:
+    """Aggregates giving each numeric column's inner quantile edges (`edges_from_row` reads them).
+
+    They are plain aggregates, so a stage that aggregates the same rows computes them in its own
+    pass. Relative error 1e-3 (accuracy 1000); NaN counts as missing and is skipped.
+    """
+    probabilities = [i / bins for i in range(1, bins)]
+    return [
+        F.percentile_approx(
+            F.when(~_is_missing(df, c), col(c).cast("double")), probabilities, 1000
+        ).alias(f"{c}__drift_edges")
+        for c in columns
+    ]
+
+
+def edges_from_row(row: dict[str, Any], columns: list[str]) -> dict[str, list[float]]:
+    """Returns each column's distinct edges from a row of `edge_aggregates`."""
+    return {c: sorted({float(q) for q in row[f"{c}__drift_edges"] or []}) for c in columns}
+
+
+def quantile_edges(df: DataFrame, columns: list[str], bins: int) -> dict:
     """Returns each numeric column's distinct inner quantile edges (at most `bins - 1` of them)."""
     if not columns:
         return {}
-    probabilities = [i / bins for i in range(1, bins)]
-    finite = df.select(
-        *[
-            F.when(~_is_missing(df, c), col(c).cast("double")).alias(c)  # NaN -> null: skipped
-            for c in columns
-        ]
-    )
-    quantiles = finite.approxQuantile(columns, probabilities, error)
-    return {c: sorted({float(q) for q in qs}) for c, qs in zip(columns, quantiles, strict=True)}
+    return edges_from_row(df.agg(*edge_aggregates(df, columns, bins)).first().asDict(), columns)
 
 
 def _bin_index(df: DataFrame, name: str, cuts: list[float]):
@@ -77,40 +90,107 @@ def _category(df: DataFrame, name: str):
     return value
 
 
-def _counts(
-    df: DataFrame, edges: dict[str, list[float]], categorical: list[str], max_values: int
-) -> dict[str, list[tuple[Any, int]]]:
-    """Counts every column's bins (numeric) or values (categorical) in one grouped Spark job.
+@dataclass(frozen=True)
+class Counted:
+    """One set of values for `count_values`: a column's text or integer values (one of the two
+    set, so each kind orders as itself), counted over the rows where `where` holds."""
 
-    Each row becomes one (column, key) pair per column -- the bin index, or the value -- and the
-    pairs are counted together. A window keeps each categorical column's `max_values + 1` largest
-    counts (missing first), so what reaches the driver is bounded whatever the cardinality.
+    key: str
+    text: Column | None = None
+    number: Column | None = None
+    top_k: int = 2**31 - 1
+    min_count: int = 1
+    missing: bool = False  # count missing values (as None) rather than skip them
+    where: Column | None = None
+
+
+def count_values(df: DataFrame, counted: list[Counted]) -> dict[str, list[tuple[Any, int]]]:
+    """Returns the counts of several sets of values of `df`, in one grouped Spark job.
+
+    Each row becomes one (key, value) pair per set, the pairs are counted together, and a window
+    keeps each set's `top_k` values (missing first, then the most frequent, then by value) of at
+    least `min_count` rows, so what reaches the driver is bounded whatever the cardinality.
     """
-    pairs = [
-        F.struct(F.lit(c).alias("column"), _bin_index(df, c, e).alias("key"))
-        for c, e in edges.items()
-    ]
-    pairs += [
-        F.struct(F.lit(c).alias("column"), _category(df, c).alias("key")) for c in categorical
-    ]
+    if not counted:
+        return {}
+    pairs, none_s, none_n = [], F.lit(None).cast("string"), F.lit(None).cast("long")
+    for c in counted:
+        text = none_s if c.text is None else c.text.cast("string")
+        number = none_n if c.number is None else c.number.cast("long")
+        pair = F.struct(F.lit(c.key).alias("k"), text.alias("s"), number.alias("n"))
+        present = text.isNotNull() | number.isNotNull()
+        keep = present if not c.missing else F.lit(True)
+        keep = keep if c.where is None else keep & c.where
+        pairs.append(F.when(keep, pair))
     counts = (
-        df.select(F.explode(F.array(*pairs)).alias("pair"))
-        .select("pair.column", "pair.key")
-        .groupBy("column", "key")
+        df.select(F.explode(F.array(*pairs)).alias("p"))
+        .filter(F.col("p").isNotNull())
+        .select("p.k", "p.s", "p.n")
+        .groupBy("k", "s", "n")
         .count()
     )
+
+    def by_key(attr: str) -> Column:
+        return F.create_map(*[F.lit(x) for c in counted for x in (c.key, getattr(c, attr))])
+
+    present = F.col("s").isNotNull() | F.col("n").isNotNull()
     rank = F.row_number().over(
-        Window.partitionBy("column").orderBy(
-            F.col("key").isNotNull(), F.desc("count"), F.asc("key")
-        )
+        Window.partitionBy("k").orderBy(present, F.desc("count"), F.asc("n"), F.asc("s"))
     )
-    # Numeric columns keep every bin; categorical ones their most frequent values.
-    keep = (F.col("_rank") <= max_values + 1) | F.col("column").isin(list(edges))
-    top = counts.withColumn("_rank", rank).filter(keep)
-    found: dict[str, list[tuple[Any, int]]] = {c: [] for c in [*edges, *categorical]}
-    for r in top.collect():  # bounded: max_values + 1 rows per categorical, 1 per numeric bin
-        found[r["column"]].append((r["key"], int(r["count"])))
-    return found
+    kept = (
+        counts.filter(F.col("count") >= by_key("min_count")[F.col("k")])
+        .withColumn("_rank", rank)
+        .filter(F.col("_rank") <= by_key("top_k")[F.col("k")])
+    )
+    found: dict[str, list[tuple[int, Any, int]]] = {c.key: [] for c in counted}
+    for r in kept.collect():  # bounded: at most top_k rows per set
+        value = r["s"] if r["s"] is not None else r["n"]
+        found[r["k"]].append((r["_rank"], value, int(r["count"])))
+    return {key: [(v, n) for _, v, n in sorted(rows)] for key, rows in found.items()}
+
+
+def counted_for_profile(
+    df: DataFrame, edges: dict[str, list[float]], categorical: list[str], max_values: int
+) -> list[Counted]:
+    """The value sets of a profile: each numeric column's bins, each categorical one's values
+    (its `max_values + 1` most frequent, missing first)."""
+    sets = [Counted(f"drift:{c}", text=_bin_index(df, c, e)) for c, e in edges.items()]
+    sets += [
+        Counted(f"drift:{c}", text=_category(df, c), top_k=max_values + 1, missing=True)
+        for c in categorical
+    ]
+    return sets
+
+
+def assemble_profile(
+    found: dict[str, list[tuple[Any, int]]],
+    edges: dict[str, list[float]],
+    categorical: list[str],
+    max_values: int,
+    rows: int,
+) -> dict[str, Any]:
+    """Returns the profile (see the module docstring) from the counts of `counted_for_profile`."""
+    columns: dict[str, Any] = {}
+    for name, cuts in edges.items():
+        by_bin = {key: n for key, n in found[f"drift:{name}"]}
+        columns[name] = {
+            "kind": "numeric",
+            "edges": list(cuts),
+            "counts": [int(by_bin.get(str(b), 0)) for b in range(len(cuts) + 1)],
+            "missing": int(by_bin.get("-1", 0)),
+        }
+    for name in categorical:
+        values = found[f"drift:{name}"]
+        missing = next((n for v, n in values if v is None), 0)
+        named = sorted(((v, n) for v, n in values if v is not None), key=lambda x: -x[1])
+        named = named[:max_values]
+        columns[name] = {
+            "kind": "categorical",
+            "counts": dict(named),
+            "other": rows - missing - sum(n for _, n in named),
+            "missing": int(missing),
+        }
+    return {"rows": rows, "columns": columns}
 
 
 def profile(
@@ -121,41 +201,25 @@ def profile(
     bins: int = 10,
     max_values: int = 1000,
 ) -> dict[str, Any]:
-    """Returns a profile of `df` (see the module docstring): one Spark job, plus the quantiles.
+    """Returns a profile of `df` (see the module docstring): one grouped Spark job, plus one
+    aggregation for the quantiles and the rows.
 
     Without `edges`, numeric bins are the data's own quantiles (a reference); with them, the
     reference's bins are reused (a batch compared with it).
     """
     if edges is None:
-        edges = quantile_edges(df, numeric, bins)
+        row = df.agg(F.count(F.lit(1)).alias("rows"), *edge_aggregates(df, numeric, bins)).first()
+        edges, rows = edges_from_row(row.asDict(), numeric), int(row["rows"])
+    else:
+        rows = None
     edges = {c: edges[c] for c in numeric}
-    found = _counts(df, edges, categorical, max_values)
-    columns: dict[str, Any] = {}
-    rows = None
-    for name, cuts in edges.items():
-        by_bin = {key: n for key, n in found[name]}
-        counts = [int(by_bin.get(str(b), 0)) for b in range(len(cuts) + 1)]
-        missing = int(by_bin.get("-1", 0))
-        rows = sum(counts) + missing
-        columns[name] = {
-            "kind": "numeric",
-            "edges": list(cuts),
-            "counts": counts,
-            "missing": missing,
-        }
-    if rows is None:
+    found = count_values(df, counted_for_profile(df, edges, categorical, max_values))
+    if rows is None and edges:
+        first = found[f"drift:{next(iter(edges))}"]
+        rows = sum(n for _, n in first)  # every row falls in one bin, missing included
+    elif rows is None:
         rows = int(df.count()) if categorical else 0
-    for name in categorical:
-        missing = next((n for v, n in found[name] if v is None), 0)
-        named = sorted(((v, n) for v, n in found[name] if v is not None), key=lambda x: -x[1])
-        named = named[:max_values]
-        columns[name] = {
-            "kind": "categorical",
-            "counts": dict(named),
-            "other": rows - missing - sum(n for _, n in named),
-            "missing": int(missing),
-        }
-    return {"rows": rows, "columns": columns}
+    return assemble_profile(found, edges, categorical, max_values, rows)
 
 
 def numeric_profiles(df: DataFrame, edges: dict[str, list[float]]) -> dict[str, dict[str, Any]]:

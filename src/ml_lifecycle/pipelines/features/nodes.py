@@ -10,7 +10,7 @@ import logging
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     DataType,
@@ -250,68 +250,58 @@ def _numeric_stats(
     return stats
 
 
-def _category_key(df: DataFrame, name: str) -> tuple[Column, Column]:
+def _category_key(df: DataFrame, name: str) -> tuple[Column | None, Column | None]:
     """Returns the column as (text, integer): one of them set, so each kind orders as itself."""
     dtype = df.schema[name].dataType
     if isinstance(dtype, StringType):
-        return col(name), F.lit(None).cast("long")
+        return col(name), None
     if isinstance(dtype, NumericType):
-        return F.lit(None).cast("string"), col(name).cast("long")
+        return None, col(name)
     raise ConfigError(f"features.categorical.{name}: type {dtype.simpleString()} unsupported.")
-
-
-def _train_value_counts(
-    train: DataFrame, columns: dict[str, tuple[int, int]]
-) -> dict[str, list[tuple[Any, int]]]:
-    """Returns each column's most frequent train values with their counts, in one grouped job.
-
-    `columns` maps a column to (top_k, min_count). Every row becomes one (column, value) pair per
-    column, the pairs are counted together, and a window keeps each column's top_k values (most
-    frequent first, then by value), so what reaches the driver is bounded.
-    """
-    if not columns:
-        return {}
-    pairs = []
-    for name in columns:
-        text, number = _category_key(train, name)
-        pairs.append(F.struct(F.lit(name).alias("c"), text.alias("s"), number.alias("n")))
-    counts = (
-        train.select(F.explode(F.array(*pairs)).alias("p"))
-        .select("p.c", "p.s", "p.n")
-        .filter(F.col("s").isNotNull() | F.col("n").isNotNull())
-        .groupBy("c", "s", "n")
-        .count()
-    )
-    top_k = F.create_map(*[F.lit(x) for name, (k, _) in columns.items() for x in (name, k)])
-    least = F.create_map(*[F.lit(x) for name, (_, m) in columns.items() for x in (name, m)])
-    rank = F.row_number().over(
-        Window.partitionBy("c").orderBy(F.desc("count"), F.asc("n"), F.asc("s"))
-    )
-    kept = (
-        counts.filter(F.col("count") >= least[F.col("c")])
-        .withColumn("_rank", rank)
-        .filter(F.col("_rank") <= top_k[F.col("c")])
-    )
-    found: dict[str, list[tuple[Any, int, int]]] = {name: [] for name in columns}
-    for r in kept.collect():  # bounded: at most top_k rows per column
-        value = r["s"] if r["s"] is not None else r["n"]
-        found[r["c"]].append((r["_rank"], value, int(r["count"])))
-    return {name: [(v, n) for _, v, n in sorted(rows)] for name, rows in found.items()}
 
 
 LABEL_COUNTS = "__label__"
 
 
 def fit_feature_statistics(feature_table: DataFrame, params: dict[str, Any]) -> dict[str, Any]:
-    """Returns the statistics of the train split: numeric moments, vocabularies, label balance.
+    """Returns the statistics of the train split: numeric moments, vocabularies, label balance."""
+    return _fit(feature_table, params, None)[0]
 
-    Two passes over the table: one aggregation (numeric moments and bin edges, rows per split,
-    a regression label's moments) and one grouped count (vocabularies, class counts).
+
+def fit_statistics_and_reference(
+    feature_table: DataFrame, params: dict[str, Any], monitoring: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Returns the statistics of the train split and the drift reference, in two passes.
+
+    Statistics: numeric moments and bin edges, vocabularies and label balance of the train split.
+    The drift reference: every model feature's binned distribution over all splits, logged with
+    the run (MLflow artifact `monitoring/reference_profile.json`) so the model registered from
+    the run carries the data it was developed on; `monitoring` compares new batches with the
+    champion's own reference (ml_lifecycle.core.drift).
+
+    One aggregation computes the moments, both sets of quantiles and the rows per split; one
+    grouped count the vocabularies, the class counts and the reference's bin and value counts.
     """
+    statistics, reference = _fit(
+        feature_table, params, parse(MonitoringParams, monitoring, "monitoring")
+    )
+    logger.info(
+        "Drift reference: %s columns over %s rows", len(reference["columns"]), reference["rows"]
+    )
+    return statistics, reference
+
+
+def _fit(
+    table: DataFrame, params: dict[str, Any], monitoring: MonitoringParams | None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     params = parse(FeaturesParams, params, "features")
     is_train = col(SPLIT) == F.lit("train")
+    numeric_names = list(params.numeric)
     aggs = _numeric_aggs(params.numeric, params.numeric_bins, is_train)
     aggs += [F.count(F.when(col(SPLIT) == F.lit(s), 1)).alias(f"split__{s}") for s in SPLITS]
+    if monitoring is not None:
+        aggs += [F.count(F.lit(1)).alias("rows")]
+        aggs += drift.edge_aggregates(table, numeric_names, monitoring.bins)
     regression = params.task == "regression"
     if regression:
         train_label = F.when(is_train, col(LABEL))
@@ -320,22 +310,30 @@ def fit_feature_statistics(feature_table: DataFrame, params: dict[str, Any]) -> 
             F.avg(train_label).alias("label__mean"),
             F.stddev_pop(train_label).alias("label__std"),
         ]
-    row = feature_table.agg(*aggs).first().asDict()  # one row of aggregates
+    row = table.agg(*aggs).first().asDict()  # one row of aggregates
     rows_by_split = {s: row[f"split__{s}"] for s in SPLITS}
     if rows_by_split["train"] == 0:
         raise ConfigError("features.split: the train split is empty; check the cut-offs.")
     numeric = _numeric_stats(row, params.numeric, params.numeric_bins)
 
-    wanted = {name: (spec.top_k, spec.min_count) for name, spec in params.categorical.items()}
-    train = feature_table.filter(is_train)
-    if not regression:
-        # Every class: a task has few of them.
-        wanted[LABEL_COUNTS] = (2**31 - 1, 1)
-        train = train.withColumn(LABEL_COUNTS, col(LABEL))
-    found = _train_value_counts(train, wanted)
+    counted = []
+    for name, spec in params.categorical.items():
+        text, number = _category_key(table, name)
+        counted.append(
+            drift.Counted(name, text, number, spec.top_k, spec.min_count, where=is_train)
+        )
+    if not regression:  # every class: a task has few of them
+        counted.append(drift.Counted(LABEL_COUNTS, number=col(LABEL), where=is_train))
+    if monitoring is not None:
+        edges = drift.edges_from_row(row, numeric_names)
+        categorical_names = list(params.categorical)
+        max_values = monitoring.max_categories
+        counted += drift.counted_for_profile(table, edges, categorical_names, max_values)
+    found = drift.count_values(table, counted)
+
     categorical = {}
     for name in params.categorical:
-        kind = "string" if isinstance(train.schema[name].dataType, StringType) else "integer"
+        kind = "string" if isinstance(table.schema[name].dataType, StringType) else "integer"
         categorical[name] = {
             "kind": kind,
             "vocabulary": [v for v, _ in found[name]],
@@ -350,7 +348,7 @@ def fit_feature_statistics(feature_table: DataFrame, params: dict[str, Any]) -> 
     if label["rows"] == 0:
         raise ConfigError("features.split: the train split is empty; check the cut-offs.")
     logger.info("Split sizes: %s; label: %s", rows_by_split, label)
-    return {
+    statistics = {
         "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "fitted_on": "train",
         "task": params.task,
@@ -360,6 +358,12 @@ def fit_feature_statistics(feature_table: DataFrame, params: dict[str, Any]) -> 
         "numeric": numeric,
         "categorical": categorical,
     }
+    reference = None
+    if monitoring is not None:
+        reference = drift.assemble_profile(
+            found, edges, categorical_names, max_values, int(row["rows"])
+        )
+    return statistics, reference
 
 
 def make_model_input(
@@ -414,27 +418,3 @@ def account_features(
         **record,
         "kept_by_split": by_split,
     }
-
-
-def profile_reference(
-    table: DataFrame, params: dict[str, Any], monitoring: dict[str, Any]
-) -> dict[str, Any]:
-    """Returns the drift reference: every model feature's binned distribution over all splits.
-
-    It is logged with the run (MLflow artifact `monitoring/reference_profile.json`), so the model
-    registered from the run carries the data it was developed on; `monitoring` compares new
-    batches with the champion's own reference (ml_lifecycle.core.drift).
-    """
-    params = parse(FeaturesParams, params, "features")
-    monitoring = parse(MonitoringParams, monitoring, "monitoring")
-    reference = drift.profile(
-        table,
-        numeric=list(params.numeric),
-        categorical=list(params.categorical),
-        bins=monitoring.bins,
-        max_values=monitoring.max_categories,
-    )
-    logger.info(
-        "Drift reference: %s columns over %s rows", len(reference["columns"]), reference["rows"]
-    )
-    return reference

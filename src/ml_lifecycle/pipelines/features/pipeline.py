@@ -5,9 +5,8 @@ from kedro.pipeline import Pipeline, node
 from .nodes import (
     account_features,
     assign_split_and_count,
-    fit_feature_statistics,
+    fit_statistics_and_reference,
     make_model_input,
-    profile_reference,
 )
 
 
@@ -23,22 +22,17 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="assign_split",
             ),
             node(
-                fit_feature_statistics,
-                inputs=["feature_table", "params:features"],
-                outputs="feature_statistics",
-                name="fit_feature_statistics",
+                fit_statistics_and_reference,
+                inputs=["feature_table", "params:features", "params:monitoring"],
+                # One aggregation and one grouped count of the table give both.
+                outputs=["feature_statistics", "reference_profile"],
+                name="fit_statistics_and_reference",
             ),
             node(
                 make_model_input,
                 inputs=["feature_table", "feature_statistics", "params:features"],
                 outputs=["model_input_train", "model_input_validation", "model_input_test"],
                 name="make_model_input",
-            ),
-            node(
-                profile_reference,
-                inputs=["feature_table", "params:features", "params:monitoring"],
-                outputs="reference_profile",
-                name="profile_reference",
             ),
             node(
                 account_features,
