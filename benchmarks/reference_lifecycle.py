@@ -167,10 +167,8 @@ def main(flights_path: str, raw_dir: str, output: str) -> None:  # noqa: PLR0915
         .otherwise("test"),
     )  # fmt: skip
     numeric, categorical = features["numeric"], features["categorical"]
-    labelled = labelled.select(
-        *split["id_columns"], *features["passthrough"], *numeric,
-        *[c for c in categorical if c not in split["id_columns"]], "label", "split",
-    )  # fmt: skip
+    kept = [*split["id_columns"], *features["passthrough"], *numeric, *categorical]
+    labelled = labelled.select(*dict.fromkeys(kept), "label", "split")
     is_train = F.col("split") == "train"
     bins = features["numeric_bins"]
     edges = [i / bins for i in range(1, bins)]
