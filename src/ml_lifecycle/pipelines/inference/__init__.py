@@ -1,5 +1,6 @@
 """Inference: a new raw batch -> the same ingestion and cleaning -> scored by the champion."""
 
-from .pipeline import create_pipeline
+from ml_lifecycle.pipelines import lazy_create_pipeline
 
-__all__ = ["create_pipeline"]
+__all__ = ["create_pipeline"]  # noqa: F822 - made on first use
+__getattr__ = lazy_create_pipeline(__name__)

@@ -1,5 +1,6 @@
 """The registry stage."""
 
-from .pipeline import create_pipeline
+from ml_lifecycle.pipelines import lazy_create_pipeline
 
-__all__ = ["create_pipeline"]
+__all__ = ["create_pipeline"]  # noqa: F822 - made on first use
+__getattr__ = lazy_create_pipeline(__name__)
