@@ -27,7 +27,8 @@ ROOT = Path(__file__).parents[1]
 def kedro_env(store: Path, **extra: str) -> dict[str, str]:
     """The environment of a benchmark's `kedro run`: this tree's code, quiet, its own store."""
     return {
-        **os.environ,
+        # Without bytecode caching every process would compile TF, MLflow and Spark anew.
+        **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
         "KEDRO_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "1",
         "SPARK_LOCAL_IP": "127.0.0.1",
