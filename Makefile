@@ -28,7 +28,7 @@ export DO_NOT_TRACK := 1
 # against 19.6 s per import on 2 cores; uv, unlike pip, compiles nothing at install).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help install java run serve mlflow-ui check-ui check-ui-tune viz viz-build check-viz check-browser check-cluster check-faults check-scenarios check-all tune test test-e2e lint format layout bench bench-ingest bench-validate bench-input bench-scale bench-model lock clean-data
+.PHONY: help install java run serve mlflow-ui check-ui check-ui-tune viz viz-build check-viz check-browser check-cluster check-faults check-scenarios check-all tune test test-e2e lint format layout bench bench-ingest bench-validate bench-input bench-scale bench-lifecycle bench-model lock clean-data
 
 help:  ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -132,6 +132,9 @@ bench-input: install  ## Training fed by Parquet-streamed tf.data vs in-memory a
 
 bench-scale: install  ## Pipelines at 1/10/50 M synthetic rows: time, Python+JVM RSS (long, not in bench; SCALE_ARGS=--sizes ..)
 	$(BIN)/python benchmarks/scaling.py $(SCALE_ARGS)
+
+bench-lifecycle: install  ## Ingestion..features and ingestion+cleaning vs hand-written Spark on the same landing data, Spark jobs counted (long, not in bench; LIFECYCLE_ARGS=--sizes ..)
+	$(BIN)/python benchmarks/lifecycle.py $(LIFECYCLE_ARGS)
 
 bench-model: install  ## Model vs baseline, 3 seeds per task: flights time and random split, regression, generated orders untuned and tuned (long, not in bench; MODEL_ARGS=--tasks ..)
 	$(BIN)/python benchmarks/model.py $(MODEL_ARGS)
