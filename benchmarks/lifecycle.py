@@ -10,12 +10,16 @@ seconds from Spark's event log, rows/s, peak RSS of the Python driver and of the
   benchmarks/handtuned_ingest.py, and pandas (benchmarks/pandas_ingest.py) at the sizes where it
   is asked for: past its memory limit it is stopped and recorded as failed.
 
+After the `lifecycle` comparison, one training epoch streams the project's model input from
+Parquet (benchmarks/input_pipeline.py's `streamed` feed, its own process): examples/s and peak RSS.
+
 Usage:
     python benchmarks/lifecycle.py [--sizes 1000000,10000000,50000000]
         [--pandas-sizes 1000000,10000000] [--only lifecycle|ingest] [--timeout-s 5400]
 Writes benchmarks/results/lifecycle.json after every size: {"runs": [{"rows", "ratio",
 "seconds_per_million_rows", "spark_jobs", "peak_rss_driver_mb", "peak_rss_jvm_mb",
-"load_average", ...}, ...]}, one entry per size and comparison.
+"load_average", "epoch", ...}, ...]}, one entry per size and comparison; a (scope, size) measured
+again replaces its earlier entry, the others stay.
 """
 
 from __future__ import annotations
@@ -112,8 +116,34 @@ def _compare(scope: str, rows: int, landing: Path, base: Path, deadline: Deadlin
     run["peak_rss_driver_mb"] = project["peak_rss_driver_mb"]
     run["peak_rss_jvm_mb"] = project["peak_rss_jvm_mb"]
     run["load_average"] = project["load_average"]
+    if scope == "lifecycle" and "failed" not in project:
+        run["epoch"] = _epoch(out / "project", deadline)
     shutil.rmtree(out, ignore_errors=True)
     return run
+
+
+def _epoch(data: Path, deadline: Deadline) -> dict:
+    """One training epoch streamed from the model input the project run wrote."""
+    cmd = [sys.executable, str(ROOT / "benchmarks/input_pipeline.py"), "--feed", "streamed",
+           "--data", str(data), "--epochs", "1"]  # fmt: skip
+    print(f"  epoch: streamed from {data}", flush=True)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    m = measure(cmd, env=env, cwd=str(ROOT), timeout_s=deadline.left())
+    line = [x for x in m.output_tail.splitlines() if x.startswith("RESULT ")]
+    if m.returncode or not line:
+        failed = m.killed or f"exit code {m.returncode}"
+        return {"failed": failed, "output_tail": m.output_tail[-2000:]}
+    figures = json.loads(line[-1][len("RESULT ") :])
+    result = {
+        "train_rows": figures["rows"],
+        "examples_per_s": round(figures["examples_per_second"]),
+        "epoch_s": figures["epoch_seconds"][0],
+        "peak_rss_mb": round(m.peak_rss_mb),
+        "wall_s": round(m.seconds, 1),
+    }
+    print(f"    {json.dumps(result)}", flush=True)
+    return result
 
 
 def _pandas(rows: int, landing: Path, base: Path, deadline: Deadline) -> dict:
@@ -142,9 +172,10 @@ def main() -> None:
         "load_average_before": [round(x, 2) for x in os.getloadavg()],
         "runs": [],
     }
-    if RESULTS.exists():  # sizes measured earlier stay, unless measured again
+    if RESULTS.exists():  # earlier entries stay unless measured again
         earlier = json.loads(RESULTS.read_text()).get("runs", [])
-        report["runs"] = [r for r in earlier if r["rows"] not in args.sizes]
+        again = {(scope, rows) for scope in scopes for rows in args.sizes}
+        report["runs"] = [r for r in earlier if (r["scope"], r["rows"]) not in again]
     for rows in args.sizes:
         base = WORK / f"rows_{rows}"
         landing = base / "landing"
