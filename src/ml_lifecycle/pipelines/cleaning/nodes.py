@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from functools import reduce
 from typing import Any
 
-from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Observation, Window
 from pyspark.sql import functions as F
 
@@ -303,8 +302,8 @@ def clean_and_count(
     df = df.drop(*[f"_orig_{name}" for name in types])
     reasons = [reason for _, reason in checks]
 
-    # Both outputs, and the duplicate search, read this one evaluation of the rules.
-    df = df.persist(StorageLevel.MEMORY_AND_DISK)
+    # Not persisted: each output reads the intermediate Parquet again (only the columns it
+    # needs, and the rules are cheap), which costs less than filling a cache of the whole table.
     if params.dedupe is not None:
         df = _tag_duplicates(df, params.dedupe.keys, params.dedupe.order_by, columns)
         reasons.append(f"duplicate_key:{'+'.join(params.dedupe.keys)}")
