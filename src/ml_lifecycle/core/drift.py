@@ -79,7 +79,7 @@ def _bin_index(df: DataFrame, name: str, cuts: list[float]):
     """The bin of each value: how many edges are <= it; -1 for a missing value."""
     value = col(name).cast("double")
     index = sum((F.when(value >= F.lit(e), 1).otherwise(0) for e in cuts), F.lit(0))
-    return F.when(_is_missing(df, name), F.lit(-1)).otherwise(index).cast("string")
+    return F.when(_is_missing(df, name), F.lit(-1)).otherwise(index)
 
 
 def _category(df: DataFrame, name: str):
@@ -114,10 +114,10 @@ def count_values(df: DataFrame, counted: list[Counted]) -> dict[str, list[tuple[
     if not counted:
         return {}
     pairs, none_s, none_n = [], F.lit(None).cast("string"), F.lit(None).cast("long")
-    for c in counted:
+    for i, c in enumerate(counted):  # a set is known by its index: a small key to hash
         text = none_s if c.text is None else c.text.cast("string")
         number = none_n if c.number is None else c.number.cast("long")
-        pair = F.struct(F.lit(c.key).alias("k"), text.alias("s"), number.alias("n"))
+        pair = F.struct(F.lit(i).alias("k"), text.alias("s"), number.alias("n"))
         present = text.isNotNull() | number.isNotNull()
         keep = present if not c.missing else F.lit(True)
         keep = keep if c.where is None else keep & c.where
@@ -131,7 +131,9 @@ def count_values(df: DataFrame, counted: list[Counted]) -> dict[str, list[tuple[
     )
 
     def by_key(attr: str) -> Column:
-        return F.create_map(*[F.lit(x) for c in counted for x in (c.key, getattr(c, attr))])
+        return F.create_map(
+            *[F.lit(x) for i, c in enumerate(counted) for x in (i, getattr(c, attr))]
+        )
 
     present = F.col("s").isNotNull() | F.col("n").isNotNull()
     rank = F.row_number().over(
@@ -145,7 +147,7 @@ def count_values(df: DataFrame, counted: list[Counted]) -> dict[str, list[tuple[
     found: dict[str, list[tuple[int, Any, int]]] = {c.key: [] for c in counted}
     for r in kept.collect():  # bounded: at most top_k rows per set
         value = r["s"] if r["s"] is not None else r["n"]
-        found[r["k"]].append((r["_rank"], value, int(r["count"])))
+        found[counted[r["k"]].key].append((r["_rank"], value, int(r["count"])))
     return {key: [(v, n) for _, v, n in sorted(rows)] for key, rows in found.items()}
 
 
@@ -154,7 +156,7 @@ def counted_for_profile(
 ) -> list[Counted]:
     """The value sets of a profile: each numeric column's bins, each categorical one's values
     (its `max_values + 1` most frequent, missing first)."""
-    sets = [Counted(f"drift:{c}", text=_bin_index(df, c, e)) for c, e in edges.items()]
+    sets = [Counted(f"drift:{c}", number=_bin_index(df, c, e)) for c, e in edges.items()]
     sets += [
         Counted(f"drift:{c}", text=_category(df, c), top_k=max_values + 1, missing=True)
         for c in categorical
@@ -176,8 +178,8 @@ def assemble_profile(
         columns[name] = {
             "kind": "numeric",
             "edges": list(cuts),
-            "counts": [int(by_bin.get(str(b), 0)) for b in range(len(cuts) + 1)],
-            "missing": int(by_bin.get("-1", 0)),
+            "counts": [int(by_bin.get(b, 0)) for b in range(len(cuts) + 1)],
+            "missing": int(by_bin.get(-1, 0)),
         }
     for name in categorical:
         values = found[f"drift:{name}"]
