@@ -105,7 +105,9 @@ def run_feed(args: argparse.Namespace) -> None:
     )
     prepare = time.perf_counter() - start
     _, twin = build_model(statistics, params)
-    compile_model(twin, statistics["task"], keras.optimizers.Adam(params["learning_rate"]))
+    optimizer = keras.optimizers.Adam(params["learning_rate"])
+    # As training compiles it: an ensemble's members are stacked on the output's axis 1.
+    compile_model(twin, statistics["task"], optimizer, members=params["ensemble"])
     timer = EpochTimer()
     if isinstance(feed, tf.data.Dataset):
         feed_args = {"x": feed.repeat(), "steps_per_epoch": steps}
