@@ -15,7 +15,12 @@ Parquet (benchmarks/input_pipeline.py's `streamed` feed, its own process): examp
 
 Usage:
     python benchmarks/lifecycle.py [--sizes 1000000,10000000,50000000]
-        [--pandas-sizes 1000000,10000000] [--only lifecycle|ingest] [--timeout-s 5400]
+        [--pandas-sizes 1000000,10000000] [--reference-sizes 1000000,10000000]
+        [--epoch-sizes 1000000,10000000] [--only lifecycle|ingest] [--timeout-s 5400]
+`--reference-sizes` (default: every size) limits where the reference runs: at 50 M rows the
+project's own curve (seconds per million rows, RSS) is the figure, and the reference would double
+a run of hours; `--epoch-sizes` likewise for the epoch. pandas (ingestion + cleaning) runs once
+per size of `--pandas-sizes`, beside the `ingest` scope, or the `lifecycle` one without it.
 Writes benchmarks/results/lifecycle.json after every size: {"runs": [{"rows", "ratio",
 "seconds_per_million_rows", "spark_jobs", "peak_rss_driver_mb", "peak_rss_jvm_mb",
 "load_average", "epoch", ...}, ...]}, one entry per size and comparison; a (scope, size) measured
@@ -84,7 +89,15 @@ def _run(name: str, cmd: list[str], rows: int, base: Path, deadline: Deadline, *
     return result
 
 
-def _compare(scope: str, rows: int, landing: Path, base: Path, deadline: Deadline) -> dict:
+def _compare(  # noqa: PLR0913 - the size's inputs
+    scope: str,
+    rows: int,
+    landing: Path,
+    base: Path,
+    deadline: Deadline,
+    reference: bool,
+    epoch: bool,
+) -> dict:
     pipelines, script = SCOPES[scope]
     out = base / f"out_{scope}"
     params = f"synthetic_dir={landing},flights_path={landing},data_dir={out}/project"
@@ -95,12 +108,15 @@ def _compare(scope: str, rows: int, landing: Path, base: Path, deadline: Deadlin
         base,
         deadline,
     )
-    reference = _run(
-        "reference",
-        [sys.executable, str(ROOT / "benchmarks" / script), "--flights", str(landing),
-         "--raw-dir", str(RAW_DIR), "--output", str(out / "reference")],
-        rows, base, deadline,
-    )  # fmt: skip
+    if reference:
+        reference = _run(
+            "reference",
+            [sys.executable, str(ROOT / "benchmarks" / script), "--flights", str(landing),
+             "--raw-dir", str(RAW_DIR), "--output", str(out / "reference")],
+            rows, base, deadline,
+        )  # fmt: skip
+    else:
+        reference = {"failed": "not run at this size (--reference-sizes)"}
     run = {
         "rows": rows,
         "scope": scope,
@@ -116,7 +132,7 @@ def _compare(scope: str, rows: int, landing: Path, base: Path, deadline: Deadlin
     run["peak_rss_driver_mb"] = project["peak_rss_driver_mb"]
     run["peak_rss_jvm_mb"] = project["peak_rss_jvm_mb"]
     run["load_average"] = project["load_average"]
-    if scope == "lifecycle" and "failed" not in project:
+    if scope == "lifecycle" and epoch and "failed" not in project:
         run["epoch"] = _epoch(out / "project", deadline)
     shutil.rmtree(out, ignore_errors=True)
     return run
@@ -160,6 +176,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=_sizes, default=_sizes("1000000,10000000,50000000"))
     parser.add_argument("--pandas-sizes", type=_sizes, default=_sizes("1000000,10000000"))
+    parser.add_argument("--reference-sizes", type=_sizes)
+    parser.add_argument("--epoch-sizes", type=_sizes, default=_sizes("1000000,10000000"))
     parser.add_argument("--only", choices=sorted(SCOPES), action="append")
     parser.add_argument("--timeout-s", type=float, default=5400)
     parser.add_argument("--keep-landing", action="store_true")
@@ -186,9 +204,12 @@ def main() -> None:
             if error:
                 sys.exit(f"synthetic generation failed:\n{error}")
         print(f"{rows:,} rows", flush=True)
+        with_reference = args.reference_sizes is None or rows in args.reference_sizes
+        pandas_beside = "ingest" if "ingest" in scopes else scopes[0]
         for scope in scopes:
-            run = _compare(scope, rows, landing, base, deadline)
-            if scope == "ingest" and rows in args.pandas_sizes:
+            epoch = rows in args.epoch_sizes
+            run = _compare(scope, rows, landing, base, deadline, with_reference, epoch)
+            if scope == pandas_beside and rows in args.pandas_sizes:
                 run["pandas"] = _pandas(rows, landing, base, deadline)
             report["runs"].append(run)
             report["runs"].sort(key=lambda r: (r["scope"], r["rows"]))
@@ -203,7 +224,8 @@ def main() -> None:
     for r in report["runs"]:
         p, ref = r["project"], r["reference_run"]
         print(
-            f"| {r['scope']} | {r['rows']:,} | {p['wall_s']} | {ref['wall_s']} | {r.get('ratio')} "
+            f"| {r['scope']} | {r['rows']:,} | {p['wall_s']} | {ref.get('wall_s')} "
+            f"| {r.get('ratio')} "
             f"| {r['seconds_per_million_rows']} | {r['spark_jobs']} / {ref.get('spark_jobs')} "
             f"| {r['peak_rss_driver_mb']} | {r['peak_rss_jvm_mb']} "
             f"| {p['load_average']['mean']} |"
