@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from kedro.io import DatasetError
+from kedro_datasets.spark import SparkDataset
 
 from ml_lifecycle.datasets import AtomicJSONDataset, AtomicSparkDataset
 
@@ -37,6 +38,42 @@ def test_save_then_load_gives_the_same_rows_and_leaves_no_temporary_folder(spark
     assert loaded.count() == 3
     assert loaded.exceptAll(frame).count() == 0 and frame.exceptAll(loaded).count() == 0
     assert dataset(target).exists()
+
+
+def _jobs_while(spark, group: str, action) -> list[int]:
+    context = spark.sparkContext
+    context.setJobGroup(group, group)
+    try:
+        action()
+    finally:
+        context.setLocalProperty("spark.jobGroup.id", None)
+    return context.statusTracker().getJobIdsForGroup(group)
+
+
+def test_a_load_takes_the_written_schema_from_the_footer_without_a_spark_job(spark, tmp_path):
+    target = tmp_path / "table.parquet"
+    frame = spark.createDataFrame(
+        [(1, "a", 1.5, True)], "id long, name string, x double, flag boolean"
+    )
+    dataset(target).save(frame)
+    plain = SparkDataset(filepath=str(target), file_format="parquet")
+    assert _jobs_while(spark, "load-inferred", plain.load)  # Spark's inference: one job
+    loaded = []
+    assert _jobs_while(spark, "load-footer", lambda: loaded.append(dataset(target).load())) == []
+    types = [(f.name, f.dataType) for f in frame.schema]
+    assert [(f.name, f.dataType) for f in loaded[0].schema] == types
+    assert [tuple(r) for r in loaded[0].collect()] == [(1, "a", 1.5, True)]
+
+
+def test_a_partitioned_folder_keeps_its_partition_columns(spark, tmp_path):
+    target = tmp_path / "table.parquet"
+    frame = spark.createDataFrame([(1, "a"), (2, "b")], "id int, part string")
+    AtomicSparkDataset(
+        filepath=str(target), save_args={"mode": "overwrite", "partitionBy": ["part"]}
+    ).save(frame)
+    loaded = dataset(target).load()
+    assert sorted(loaded.columns) == ["id", "part"]
+    assert rows(loaded.select("id", "part")) == [(1, "a"), (2, "b")]
 
 
 def test_overwrite_swaps_the_new_dataset_in(spark, tmp_path):

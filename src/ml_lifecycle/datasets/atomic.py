@@ -27,15 +27,19 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import fsspec
+import pyarrow.parquet as pq
 from kedro.io.core import AbstractVersionedDataset, DatasetError, Version
 from kedro_datasets.spark import SparkDataset
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
 
 from ._atomic_io import ArtifactMixin, FileLocation, atomic_write, materialize
 
 logger = logging.getLogger(__name__)
 
 SUCCESS_MARKER = "_SUCCESS"
+# The footer key under which Spark stores a Parquet file's schema as it wrote it.
+SPARK_SCHEMA_KEY = b"org.apache.spark.sql.parquet.row.metadata"
 # Siblings of the target folder: `.<name>.tmp-<pid>-<hex>` while written, `.<name>.old-...` for
 # the instant between moving the previous dataset aside and the new one in.
 _TEMP_TAGS = (".tmp-", ".old-")
@@ -148,6 +152,8 @@ class AtomicSparkDataset(SparkDataset):
     - removes temporary siblings left by a killed run (their writer's pid is gone) at the next save;
     - refuses to load a folder without Spark's ``_SUCCESS`` marker, and reports it as not
       existing, so Kedro (and ``kedro run --from-nodes``) treat it as missing.
+    - loads a local, unpartitioned Parquet folder with the schema Spark stored in its footer
+      (read here with pyarrow), sparing the Spark job that schema inference runs per load.
 
     Local paths use ``os.rename``; other schemes (``hdfs://``, ``s3a://``) the Hadoop FileSystem of
     the running SparkSession. HDFS renames a folder atomically; object stores (``s3a://``,
@@ -227,8 +233,31 @@ class AtomicSparkDataset(SparkDataset):
         return False
 
     def load(self) -> DataFrame:
-        self._complete(self._get_load_path())
-        return super().load()
+        path = self._get_load_path()
+        self._complete(path)
+        target = self._target(path)
+        schema = None if self._schema else self._written_schema(target)
+        if schema is None:
+            return super().load()
+        # Spark's own schema inference would run a Spark job per load to read this same footer.
+        return spark_session().read.schema(schema).load(target, self._format, **self._load_args)
+
+    def _written_schema(self, target: str) -> StructType | None:
+        """Returns the schema Spark stored in the footer of a local, unpartitioned Parquet folder
+        it wrote; None otherwise (partition columns are left to Spark's discovery)."""
+        if self._format != "parquet" or not self._is_local(target):
+            return None
+        try:
+            entries = list(os.scandir(target.removeprefix("file://")))
+            if any(e.is_dir() and not e.name.startswith(("_", ".")) for e in entries):
+                return None
+            parts = sorted(e.path for e in entries if e.is_file() and e.name.startswith("part-"))
+            if not parts:
+                return None
+            text = (pq.read_metadata(parts[0]).metadata or {}).get(SPARK_SCHEMA_KEY)
+            return None if text is None else StructType.fromJson(json.loads(text))
+        except (OSError, ValueError, KeyError):  # unreadable: Spark's inference decides
+            return None
 
     def _exists(self) -> bool:
         if self._format == "delta":

@@ -302,8 +302,8 @@ def clean_and_count(
     df = df.drop(*[f"_orig_{name}" for name in types])
     reasons = [reason for _, reason in checks]
 
-    # Not persisted: each output reads the intermediate Parquet again (only the columns it
-    # needs, and the rules are cheap), which costs less than filling a cache of the whole table.
+    # Not persisted: each output reads the intermediate Parquet and evaluates the rules again,
+    # which measured cheaper than filling a cache of the whole table (benchmarks/lifecycle.py).
     if params.dedupe is not None:
         df = _tag_duplicates(df, params.dedupe.keys, params.dedupe.order_by, columns)
         reasons.append(f"duplicate_key:{'+'.join(params.dedupe.keys)}")
